@@ -1,0 +1,107 @@
+/* mof/pipeline.h: pipeline files and the pass manager.
+ *
+ * A pipeline file is XML, checked against the RELAX NG schema mof installs
+ * (pipeline.rng):
+ *
+ *   <pipeline name="optimize">
+ *     <plugin path="./libmy-pass.so"/>
+ *     <input name="image" shape="1,3,224,224"/>
+ *     <pass name="eliminate-identity"/>
+ *     <repeat max="8">
+ *       <pass name="dead-code" keep-initializers="false"/>
+ *     </repeat>
+ *     <backend name="onnx" output="model.onnx"/>
+ *   </pipeline>
+ *
+ * Loading a pipeline validates everything before anything runs: the schema, every
+ * pass and backend name, every parameter (type, range, choices), and the contracts
+ * (properties passes require, provide and invalidate). Every error names file:line and
+ * an unknown name gets the closest valid one as a suggestion. */
+#ifndef MOF_PIPELINE_H
+#define MOF_PIPELINE_H
+
+#include <stdio.h>
+
+#include <mof/common.h>
+#include <mof/context.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Parses and validates a pipeline file, loading its <plugin> paths into ctx first.
+ * Returns NULL after reporting every error found. The pipeline is owned by the caller
+ * and must be destroyed before ctx. */
+MOF_API mof_pipeline *mof_pipeline_load(mof_context *ctx, const char *path);
+/* The same from memory; name is used as the file name in messages and base_dir (may
+ * be NULL) resolves relative plugin paths. */
+MOF_API mof_pipeline *mof_pipeline_load_buffer(mof_context *ctx, const char *xml, size_t size,
+                                               const char *name, const char *base_dir);
+/* A pipeline from a one-line list: "eliminate-identity,dead-code(keep-initializers=true)". */
+MOF_API mof_pipeline *mof_pipeline_parse_list(mof_context *ctx, const char *list);
+MOF_API void mof_pipeline_destroy(mof_pipeline *p);
+
+/* Overrides a parameter of every step of that pass: "PASS.PARAM=VALUE" (as --set).
+ * The value is checked like one from the file. */
+MOF_API mof_status mof_pipeline_set(mof_pipeline *p, const char *assignment);
+/* Pins the shape of a graph input: "NAME=1,3,224,224" (as --input-shape). */
+MOF_API mof_status mof_pipeline_set_input_shape(mof_pipeline *p, const char *assignment);
+
+MOF_API const char *mof_pipeline_name(const mof_pipeline *p);
+/* SHA-256 of the pipeline file's bytes as 64 hex digits (borrowed). */
+MOF_API const char *mof_pipeline_hash(const mof_pipeline *p);
+MOF_API size_t mof_pipeline_n_backends(const mof_pipeline *p);
+/* Number of <pass> steps, those inside <repeat> counted once each. */
+MOF_API size_t mof_pipeline_n_passes(const mof_pipeline *p);
+
+/* Run-time options. Initialize with mof_run_options_init. */
+typedef struct mof_run_options {
+    size_t size;                /* sizeof(mof_run_options) */
+    bool verify_each;           /* mof_graph_verify after each pass */
+    bool time_passes;           /* record and print pass times */
+    const char *print_after;    /* pass name or "all": print the graph after it */
+    bool keep_going;            /* a failed pass is rolled back and the run goes on */
+    bool record_metadata;       /* write mof.* metadata_props (default true) */
+    FILE *log;                  /* where --print-after and --time-passes go (stderr) */
+    const char *input_path;     /* the model file, refused as an output path */
+    const char *output;         /* -o: the ONNX file (no backend) or the output folder */
+} mof_run_options;
+
+MOF_API void mof_run_options_init(mof_run_options *opts);
+
+/* What one pass run did. Borrowed from the report. */
+typedef struct mof_step_report {
+    const char *pass;          /* pass or backend name */
+    bool is_backend;
+    unsigned line;             /* line in the pipeline file, 0 if none */
+    unsigned iteration;        /* iteration of the enclosing <repeat>, 0 outside */
+    mof_status status;         /* MOF_OK changed, MOF_UNCHANGED, or the error */
+    double seconds;
+    size_t nodes_before, nodes_after;
+    size_t n_stats;
+    const char *const *stat_names;
+    const int64_t *stat_values;
+    const char *output;        /* backends: the artifact written */
+} mof_step_report;
+
+typedef struct mof_run_report mof_run_report;
+
+MOF_API size_t mof_run_report_n_steps(const mof_run_report *r);
+MOF_API const mof_step_report *mof_run_report_step(const mof_run_report *r, size_t i);
+/* Notes like "repeat at pipeline.xml:7 stopped at its bound of 8 iterations". */
+MOF_API size_t mof_run_report_n_notes(const mof_run_report *r);
+MOF_API const char *mof_run_report_note(const mof_run_report *r, size_t i);
+/* Prints the report as a table. */
+MOF_API void mof_run_report_print(const mof_run_report *r, FILE *out, bool with_times);
+MOF_API void mof_run_report_destroy(mof_run_report *r);
+
+/* Runs the pipeline over the model, then its backends (or, with none, writes the ONNX
+ * model to opts->output). A failing pass leaves the model as it was before it. report
+ * (may be NULL) receives a report owned by the caller, also on failure. */
+MOF_API mof_status mof_pipeline_run(mof_pipeline *p, mof_model *model,
+                                    const mof_run_options *opts, mof_run_report **report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
