@@ -1,0 +1,16 @@
+# Model formats, compiled into libmof: ONNX through protobuf-c code generated at build
+# time from the schema configure found (never committed).
+libmof_la_SOURCES += \
+	formats/onnx/onnx_load.c formats/onnx/onnx_save.c formats/onnx/onnx_private.h \
+	formats/tensor_file.c
+nodist_libmof_la_SOURCES += formats/onnx/onnx.pb-c.c formats/onnx/onnx.pb-c.h
+
+# protoc-c names its output after the .proto file, so copy the schema under that name
+# first (the configured one may be called otherwise).
+formats/onnx/onnx.pb-c.c formats/onnx/onnx.pb-c.h: $(ONNX_PROTO)
+	$(AM_V_GEN)$(MKDIR_P) formats/onnx/proto && \
+	cp $(ONNX_PROTO) formats/onnx/proto/onnx.proto && \
+	$(PROTOC_C) --proto_path=formats/onnx/proto --c_out=formats/onnx \
+	  formats/onnx/proto/onnx.proto
+BUILT_SOURCES += formats/onnx/onnx.pb-c.c formats/onnx/onnx.pb-c.h
+CLEANFILES += formats/onnx/onnx.pb-c.c formats/onnx/onnx.pb-c.h formats/onnx/proto/onnx.proto
