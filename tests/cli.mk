@@ -1,0 +1,13 @@
+# Tests of the mof command line, as shell scripts run from the build tree. They get
+# top_srcdir, top_builddir and MOF_PLUGIN_PATH from AM_TESTS_ENVIRONMENT, share the
+# helpers of tests/cli/lib.sh, print each check, and exit 77 to skip, 0 or 1 otherwise.
+MOF_CLI_TESTS = \
+	tests/cli/help.sh \
+	tests/cli/info.sh \
+	tests/cli/plugins.sh \
+	tests/cli/run.sh \
+	tests/cli/errors.sh \
+	tests/cli/custom-pass.sh
+TESTS += $(MOF_CLI_TESTS)
+dist_check_SCRIPTS += $(MOF_CLI_TESTS)
+EXTRA_DIST += tests/cli/lib.sh
