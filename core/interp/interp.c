@@ -1,0 +1,589 @@
+/* interp.c: the reference interpreter's executor.
+ *
+ * mof_interp_create checks every node of every graph against the operator tables
+ * (registry.c) and builds, for each graph, a plan: the nodes in order with their op
+ * rows, and for each node the values whose last use it is. Running a graph makes a
+ * frame: one tensor slot per value, indexed by the value's id. Initializers are bound
+ * when the frame starts, node outputs as nodes run, and each intermediate tensor is
+ * released right after its last use, so that memory stays bounded by the live values,
+ * not by the graph. A subgraph (If branch, Loop body) runs in a frame whose parent is
+ * the frame of the node that runs it; a value captured from an enclosing graph is read
+ * through the parent frames. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context_private.h"
+#include "interp/op.h"
+
+typedef struct graph_plan {
+    const mof_graph *g;
+    size_t n_nodes;
+    const mof_node **nodes;
+    const mof_op_def **ops;
+    int64_t *opsets;
+    size_t *release_start;   /* n_nodes + 1 offsets into release */
+    uint32_t *release;       /* ids of values to release after each node */
+} graph_plan;
+
+struct mof_interp {
+    mof_context *ctx;
+    const mof_model *model;
+    graph_plan **plans;
+    size_t n_plans, cap_plans;
+};
+
+typedef struct frame {
+    const graph_plan *plan;
+    struct frame *parent;
+    mof_tensor **slots;      /* graph->next_value_id entries */
+} frame;
+
+/* ------------------------------------------------------------------ diagnostics */
+
+/* How a node is named in messages: its name, else the name it was loaded under
+ * ("Relu#3"), else nothing (the op type still says what it is). */
+static const char *node_label(const mof_node *n)
+{
+    const char *name = mof_node_name(n);
+    if (*name)
+        return name;
+    return mof_node_n_origins(n) ? mof_node_origin(n, 0) : NULL;
+}
+
+static mof_status vreport_node(mof_context *ctx, mof_status status, const mof_node *n,
+                               const char *fmt, va_list ap)
+{
+    mof_diag tmpl = {.severity = MOF_SEVERITY_ERROR, .status = status};
+    if (n) {
+        tmpl.node = node_label(n);
+        tmpl.op_type = mof_node_op_type(n);
+    }
+    return mof_vreport_diag(ctx, &tmpl, fmt, ap);
+}
+
+static mof_status report_node(mof_context *ctx, mof_status status, const mof_node *n,
+                              const char *fmt, ...) MOF_PRINTF(4, 5);
+static mof_status report_node(mof_context *ctx, mof_status status, const mof_node *n,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mof_status st = vreport_node(ctx, status, n, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+mof_status mof_kernel_error(mof_kernel_ctx *kc, mof_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mof_status st = vreport_node(kc->ctx, status, kc->node, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static void report_unsupported(mof_context *ctx, const mof_node *n)
+{
+    const char *label = node_label(n);
+    const char *domain = mof_node_domain(n);
+    mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_UNSUPPORTED, NULL,
+               "node '%s' (%s, domain '%s'): not implemented by the interpreter",
+               label ? label : "", mof_node_op_type(n), *domain ? domain : "ai.onnx");
+}
+
+/* ------------------------------------------------------------------ plans */
+
+static int64_t node_opset(const mof_node *n)
+{
+    const mof_model *m = n->graph->model;
+    return m ? mof_model_opset(m, mof_node_domain(n)) : -1;
+}
+
+static void plan_free(graph_plan *p)
+{
+    if (!p)
+        return;
+    free(p->nodes);
+    free(p->ops);
+    free(p->opsets);
+    free(p->release_start);
+    free(p->release);
+    free(p);
+}
+
+/* Builds the plan of g; a node that has no op row is reported. */
+static mof_status plan_build(mof_context *ctx, const mof_graph *g, graph_plan **out)
+{
+    mof_status st = MOF_ERR_NOMEM;
+    size_t *pos = NULL, *count = NULL;
+    graph_plan *p = mof_calloc(1, sizeof(*p));
+    if (!p)
+        goto done;
+    p->g = g;
+    p->n_nodes = g->n_nodes;
+    size_t nn = g->n_nodes ? g->n_nodes : 1;
+    p->nodes = mof_calloc(nn, sizeof(*p->nodes));
+    p->ops = mof_calloc(nn, sizeof(*p->ops));
+    p->opsets = mof_calloc(nn, sizeof(*p->opsets));
+    p->release_start = mof_calloc(g->n_nodes + 1, sizeof(*p->release_start));
+    pos = mof_calloc(g->next_node_id ? g->next_node_id : 1, sizeof(*pos));
+    count = mof_calloc(nn, sizeof(*count));
+    if (!p->nodes || !p->ops || !p->opsets || !p->release_start || !pos || !count)
+        goto done;
+    size_t k = 0;
+    for (const mof_node *n = g->first; n; n = n->next, k++) {
+        p->nodes[k] = n;
+        pos[n->id] = k;
+        p->opsets[k] = node_opset(n);
+        p->ops[k] = mof_op_find(mof_node_domain(n), mof_node_op_type(n), p->opsets[k]);
+        if (!p->ops[k] || !p->ops[k]->run) {
+            report_unsupported(ctx, n);
+            st = MOF_ERR_UNSUPPORTED;
+            goto done;
+        }
+    }
+    /* The last node that reads each value: its producer (for unused outputs) or its
+     * last use (subgraph captures count as uses of the node owning the subgraph).
+     * Graph outputs and values read through from enclosing graphs are never released
+     * early. */
+    size_t *last = mof_calloc(g->n_values ? g->n_values : 1, sizeof(*last));
+    if (!last)
+        goto done;
+    size_t n_release = 0;
+    for (size_t i = 0; i < g->n_values; i++) {
+        const mof_value *v = g->values[i];
+        last[i] = SIZE_MAX;
+        if (v->flags & MOF_VF_CAPTURE || v->n_output_refs)
+            continue;
+        size_t l = SIZE_MAX;
+        if (v->producer && v->producer->graph == g)
+            l = pos[v->producer->id];
+        for (size_t u = 0; u < v->n_uses; u++) {
+            if (v->uses[u].node->graph != g)
+                continue; /* not expected: uses live in the value's graph */
+            size_t q = pos[v->uses[u].node->id];
+            if (l == SIZE_MAX || q > l)
+                l = q;
+        }
+        if (l == SIZE_MAX)
+            continue;
+        last[i] = l;
+        count[l]++;
+        n_release++;
+    }
+    p->release = mof_calloc(n_release ? n_release : 1, sizeof(*p->release));
+    if (!p->release) {
+        free(last);
+        goto done;
+    }
+    for (size_t i = 0; i < p->n_nodes; i++)
+        p->release_start[i + 1] = p->release_start[i] + count[i];
+    memset(count, 0, nn * sizeof(*count));
+    for (size_t i = 0; i < g->n_values; i++) {
+        if (last[i] == SIZE_MAX)
+            continue;
+        size_t l = last[i];
+        p->release[p->release_start[l] + count[l]++] = g->values[i]->id;
+    }
+    free(last);
+    st = MOF_OK;
+done:
+    free(pos);
+    free(count);
+    if (st != MOF_OK) {
+        if (st == MOF_ERR_NOMEM)
+            mof_report(ctx, MOF_SEVERITY_ERROR, st, NULL, "out of memory planning graph '%s'",
+                       mof_graph_name(g));
+        plan_free(p);
+        p = NULL;
+    }
+    *out = p;
+    return st;
+}
+
+static const graph_plan *plan_get(mof_interp *it, const mof_graph *g, mof_status *st)
+{
+    for (size_t i = 0; i < it->n_plans; i++)
+        if (it->plans[i]->g == g)
+            return it->plans[i];
+    graph_plan *p;
+    if (!MOF_GROW(it->plans, it->cap_plans, it->n_plans + 1)) {
+        *st = mof_report(it->ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    *st = plan_build(it->ctx, g, &p);
+    if (*st != MOF_OK)
+        return NULL;
+    it->plans[it->n_plans++] = p;
+    return p;
+}
+
+/* ------------------------------------------------------------------ create */
+
+/* Checks every node of g and its subgraphs; reports each one not implemented and
+ * each value of a type the interpreter cannot hold. Returns the number of problems. */
+static size_t check_graph(mof_context *ctx, const mof_graph *g)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < g->n_values; i++) {
+        const mof_value *v = g->values[i];
+        if (v->type.kind == MOF_TYPE_OPAQUE) {
+            mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_UNSUPPORTED, NULL,
+                       "value '%s' of graph '%s' is not a tensor: sequence, map and optional "
+                       "types are not implemented by the interpreter",
+                       v->name, mof_graph_name(g));
+            bad++;
+        }
+    }
+    for (const mof_node *n = g->first; n; n = n->next) {
+        const mof_op_def *d = mof_op_find(mof_node_domain(n), mof_node_op_type(n),
+                                          node_opset(n));
+        if (!d || !d->run) {
+            report_unsupported(ctx, n);
+            bad++;
+        }
+        for (size_t s = 0; s < mof_node_n_subgraphs(n); s++)
+            bad += check_graph(ctx, mof_node_subgraph(n, s));
+    }
+    return bad;
+}
+
+static mof_status plan_all(mof_interp *it, const mof_graph *g)
+{
+    mof_status st;
+    if (!plan_get(it, g, &st))
+        return st;
+    for (const mof_node *n = g->first; n; n = n->next) {
+        for (size_t s = 0; s < mof_node_n_subgraphs(n); s++) {
+            st = plan_all(it, mof_node_subgraph(n, s));
+            if (st != MOF_OK)
+                return st;
+        }
+    }
+    return MOF_OK;
+}
+
+mof_interp *mof_interp_create(mof_context *ctx, const mof_model *model)
+{
+    if (check_graph(ctx, model->graph))
+        return NULL;
+    mof_interp *it = mof_calloc(1, sizeof(*it));
+    if (!it) {
+        mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    it->ctx = ctx;
+    it->model = model;
+    if (plan_all(it, model->graph) != MOF_OK) {
+        mof_interp_destroy(it);
+        return NULL;
+    }
+    return it;
+}
+
+void mof_interp_destroy(mof_interp *it)
+{
+    if (!it)
+        return;
+    for (size_t i = 0; i < it->n_plans; i++)
+        plan_free(it->plans[i]);
+    free(it->plans);
+    free(it);
+}
+
+/* ------------------------------------------------------------------ frames */
+
+/* The tensor of v as seen from frame f (borrowed), or NULL when it has none yet. A
+ * captured value is read from the enclosing frames; with no enclosing frame (a node
+ * evaluated alone), only a constant can be read. */
+static mof_tensor *frame_get(const frame *f, const mof_value *v)
+{
+    while (v->flags & MOF_VF_CAPTURE && v->outer) {
+        v = v->outer;
+        f = f ? f->parent : NULL;
+    }
+    if (f && f->plan->g == v->graph)
+        return f->slots[v->id];
+    return v->flags & MOF_VF_INITIALIZER && !v->n_input_refs ? v->tensor : NULL;
+}
+
+static void frame_fini(frame *f)
+{
+    if (!f->slots)
+        return;
+    for (uint32_t i = 0; i < f->plan->g->next_value_id; i++)
+        mof_tensor_unref(f->slots[i]);
+    free(f->slots);
+    f->slots = NULL;
+}
+
+static mof_status check_dtype(mof_context *ctx, const mof_node *owner, const mof_value *v,
+                              const mof_tensor *t)
+{
+    mof_dtype want = mof_value_dtype(v);
+    if (want != MOF_DTYPE_UNDEFINED && want != t->dtype)
+        return report_node(ctx, MOF_ERR_INVALID_ARG, owner,
+                           "input '%s': expected a %s tensor, got %s", v->name,
+                           mof_dtype_name(want), mof_dtype_name(t->dtype));
+    return MOF_OK;
+}
+
+/* Checks a tensor given for graph input v against v's declared type and shape. */
+static mof_status check_input(mof_context *ctx, const mof_node *owner, const mof_value *v,
+                              const mof_tensor *t)
+{
+    mof_status st = check_dtype(ctx, owner, v, t);
+    if (st != MOF_OK)
+        return st;
+    int rank = mof_value_rank(v);
+    if (rank < 0)
+        return MOF_OK;
+    if ((size_t)rank != t->rank)
+        return report_node(ctx, MOF_ERR_INVALID_ARG, owner,
+                           "input '%s': expected rank %d, got a tensor of rank %zu", v->name,
+                           rank, t->rank);
+    for (size_t i = 0; i < t->rank; i++) {
+        int64_t d = mof_value_dim(v, i);
+        if (d >= 0 && d != t->dims[i])
+            return report_node(ctx, MOF_ERR_INVALID_ARG, owner,
+                               "input '%s': dim %zu is %" PRId64 ", expected %" PRId64,
+                               v->name, i, t->dims[i], d);
+    }
+    return MOF_OK;
+}
+
+/* Starts a frame for plan: binds graph inputs (inputs[i], NULL to use an initializer's
+ * default) and initializers. owner is the node running a subgraph (NULL for the main
+ * graph), for messages. */
+static mof_status frame_init(mof_interp *it, frame *f, const graph_plan *plan, frame *parent,
+                             const mof_node *owner, size_t n_inputs, mof_tensor *const *inputs)
+{
+    const mof_graph *g = plan->g;
+    f->plan = plan;
+    f->parent = parent;
+    f->slots = mof_calloc(g->next_value_id ? g->next_value_id : 1, sizeof(*f->slots));
+    if (!f->slots)
+        return report_node(it->ctx, MOF_ERR_NOMEM, owner, "out of memory");
+    for (size_t i = 0; i < g->n_initializers; i++) {
+        const mof_value *v = g->initializers[i];
+        if (v->tensor && !f->slots[v->id])
+            f->slots[v->id] = mof_tensor_ref(v->tensor);
+    }
+    for (size_t i = 0; i < n_inputs; i++) {
+        const mof_value *v = g->inputs[i].value;
+        if (!inputs[i]) {
+            if (v->flags & MOF_VF_INITIALIZER && v->tensor)
+                continue;
+            frame_fini(f);
+            return report_node(it->ctx, MOF_ERR_INVALID_ARG, owner,
+                               "no tensor given for input '%s' of graph '%s'", v->name,
+                               mof_graph_name(g));
+        }
+        /* Subgraph inputs are checked for type only: loop-carried shapes may change
+         * from one iteration to the next. */
+        mof_status st = owner ? check_dtype(it->ctx, owner, v, inputs[i])
+                              : check_input(it->ctx, owner, v, inputs[i]);
+        if (st != MOF_OK) {
+            frame_fini(f);
+            return st;
+        }
+        mof_tensor_unref(f->slots[v->id]);
+        f->slots[v->id] = mof_tensor_ref(inputs[i]);
+    }
+    return MOF_OK;
+}
+
+/* Runs one node of a frame. */
+static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mof_op_def *op,
+                           int64_t opset)
+{
+    mof_status st = MOF_OK;
+    size_t n_in = n->n_inputs, n_out = n->n_outputs;
+    mof_tensor **in = mof_calloc(n_in ? n_in : 1, sizeof(*in));
+    mof_tensor **out = mof_calloc(n_out ? n_out : 1, sizeof(*out));
+    if (!in || !out) {
+        st = report_node(it->ctx, MOF_ERR_NOMEM, n, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n_in; i++) {
+        const mof_value *v = n->inputs[i];
+        if (!v)
+            continue;
+        in[i] = frame_get(f, v);
+        if (!in[i]) {
+            st = report_node(it->ctx, MOF_ERR_INVALID_MODEL, n,
+                             "input %zu ('%s') has no value when the node runs", i, v->name);
+            goto done;
+        }
+    }
+    mof_kernel_ctx kc = {
+        .ctx = it->ctx, .node = n, .opset = opset, .interp = it, .frame = f,
+    };
+    size_t errors = mof_context_n_errors(it->ctx);
+    st = op->run(&kc, n_in, in, n_out, out);
+    if (st < 0) {
+        /* Every failure names the node, also when the kernel said nothing itself. */
+        if (mof_context_n_errors(it->ctx) == errors)
+            report_node(it->ctx, st, n, "%s", mof_status_str(st));
+        goto done;
+    }
+    st = MOF_OK;
+    for (size_t i = 0; i < n_out; i++) {
+        if (n->outputs[i] && !out[i]) {
+            st = report_node(it->ctx, MOF_ERR_INTERNAL, n,
+                             "internal error: the kernel computed no output %zu", i);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < n_out; i++) {
+        const mof_value *v = n->outputs[i];
+        if (!v)
+            continue;
+        mof_tensor_unref(f->slots[v->id]);
+        f->slots[v->id] = out[i];
+        out[i] = NULL;
+    }
+done:
+    if (out) {
+        for (size_t i = 0; i < n_out; i++)
+            mof_tensor_unref(out[i]);
+    }
+    free(in);
+    free(out);
+    return st;
+}
+
+/* Runs every node of the frame's graph, then hands out references to its outputs. */
+static mof_status frame_run(mof_interp *it, frame *f, const mof_node *owner, size_t n_outputs,
+                            mof_tensor **outputs)
+{
+    const graph_plan *p = f->plan;
+    for (size_t k = 0; k < p->n_nodes; k++) {
+        mof_status st = run_node(it, f, p->nodes[k], p->ops[k], p->opsets[k]);
+        if (st != MOF_OK)
+            return st;
+        for (size_t r = p->release_start[k]; r < p->release_start[k + 1]; r++) {
+            mof_tensor_unref(f->slots[p->release[r]]);
+            f->slots[p->release[r]] = NULL;
+        }
+    }
+    const mof_graph *g = p->g;
+    for (size_t i = 0; i < n_outputs; i++) {
+        const mof_value *v = g->outputs[i].value;
+        mof_tensor *t = frame_get(f, v);
+        if (!t) {
+            for (size_t j = 0; j < i; j++) {
+                mof_tensor_unref(outputs[j]);
+                outputs[j] = NULL;
+            }
+            return report_node(it->ctx, MOF_ERR_INVALID_MODEL, owner,
+                               "output '%s' of graph '%s' has no value", v->name,
+                               mof_graph_name(g));
+        }
+        outputs[i] = mof_tensor_ref(t);
+    }
+    return MOF_OK;
+}
+
+mof_status mof_interp_run(mof_interp *it, size_t n_inputs, mof_tensor *const *inputs,
+                          size_t n_outputs, mof_tensor **outputs)
+{
+    const mof_graph *g = it->model->graph;
+    for (size_t i = 0; i < n_outputs; i++)
+        outputs[i] = NULL;
+    if (n_inputs != g->n_inputs || n_outputs != g->n_outputs)
+        return mof_report(it->ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, NULL,
+                          "graph '%s' has %zu inputs and %zu outputs, %zu and %zu given",
+                          mof_graph_name(g), g->n_inputs, g->n_outputs, n_inputs, n_outputs);
+    mof_status st;
+    const graph_plan *p = plan_get(it, g, &st);
+    if (!p)
+        return st;
+    frame f = {0};
+    st = frame_init(it, &f, p, NULL, NULL, n_inputs, inputs);
+    if (st != MOF_OK)
+        return st;
+    st = frame_run(it, &f, NULL, n_outputs, outputs);
+    frame_fini(&f);
+    return st;
+}
+
+mof_status mof_interp_run_subgraph(mof_kernel_ctx *kc, const mof_graph *g, size_t n_inputs,
+                                   mof_tensor *const *inputs, size_t n_outputs,
+                                   mof_tensor **outputs)
+{
+    mof_interp *it = kc->interp;
+    for (size_t i = 0; i < n_outputs; i++)
+        outputs[i] = NULL;
+    if (n_inputs != g->n_inputs || n_outputs != g->n_outputs)
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
+                                "subgraph '%s' has %zu inputs and %zu outputs, the op gives "
+                                "%zu and expects %zu",
+                                mof_graph_name(g), g->n_inputs, g->n_outputs, n_inputs,
+                                n_outputs);
+    mof_status st;
+    const graph_plan *p = plan_get(it, g, &st);
+    if (!p)
+        return st;
+    frame f = {0};
+    st = frame_init(it, &f, p, kc->frame, kc->node, n_inputs, inputs);
+    if (st != MOF_OK)
+        return st;
+    st = frame_run(it, &f, kc->node, n_outputs, outputs);
+    frame_fini(&f);
+    return st;
+}
+
+mof_status mof_interp_eval_node(mof_context *ctx, const mof_node *node, int64_t opset,
+                                size_t n_inputs, mof_tensor *const *inputs, size_t n_outputs,
+                                mof_tensor **outputs)
+{
+    for (size_t i = 0; i < n_outputs; i++)
+        outputs[i] = NULL;
+    const mof_op_def *op = mof_op_find(mof_node_domain(node), mof_node_op_type(node), opset);
+    if (!op || !op->run) {
+        report_unsupported(ctx, node);
+        return MOF_ERR_UNSUPPORTED;
+    }
+    if (n_inputs != node->n_inputs || n_outputs != node->n_outputs)
+        return report_node(ctx, MOF_ERR_INVALID_ARG, node,
+                           "the node has %zu inputs and %zu outputs, %zu and %zu given",
+                           node->n_inputs, node->n_outputs, n_inputs, n_outputs);
+    for (size_t i = 0; i < n_inputs; i++) {
+        if (node->inputs[i] && !inputs[i])
+            return report_node(ctx, MOF_ERR_INVALID_ARG, node, "no tensor given for input %zu",
+                               i);
+    }
+    /* A node alone has no frame: its subgraphs (if any) get plans in a temporary
+     * interpreter, and read only constants from enclosing graphs. */
+    mof_interp tmp = {.ctx = ctx, .model = node->graph ? node->graph->model : NULL};
+    mof_kernel_ctx kc = {.ctx = ctx, .node = node, .opset = opset, .interp = &tmp};
+    size_t errors = mof_context_n_errors(ctx);
+    mof_status st = op->run(&kc, n_inputs, inputs, n_outputs, outputs);
+    if (st < 0 && mof_context_n_errors(ctx) == errors)
+        report_node(ctx, st, node, "%s", mof_status_str(st));
+    if (st >= 0) {
+        st = MOF_OK;
+        for (size_t i = 0; i < n_outputs; i++) {
+            if (node->outputs[i] && !outputs[i]) {
+                st = report_node(ctx, MOF_ERR_INTERNAL, node,
+                                 "internal error: the kernel computed no output %zu", i);
+                break;
+            }
+        }
+    }
+    if (st != MOF_OK) {
+        for (size_t i = 0; i < n_outputs; i++) {
+            mof_tensor_unref(outputs[i]);
+            outputs[i] = NULL;
+        }
+    }
+    for (size_t i = 0; i < tmp.n_plans; i++)
+        plan_free(tmp.plans[i]);
+    free(tmp.plans);
+    return st;
+}

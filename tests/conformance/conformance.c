@@ -1,0 +1,616 @@
+/* conformance.c: runs the ONNX backend node tests (Debian's libonnx-testdata) through
+ * the reference interpreter and compares with the stored outputs.
+ *
+ *   conformance [-v] [--data DIR] [FILTER]
+ *
+ * Each test folder holds model.onnx and data sets test_data_set_K holding input_N.pb
+ * and output_N.pb. A test is claimed when mof_interp_create accepts its model; a
+ * claimed test passes when every data set gives outputs of the stored type and shape and equal values: floats within
+ * |a - b| <= 1e-5 + 1e-3 |b| (NaN matches NaN; bfloat16, whose unit of rounding is
+ * 2^-8, within one unit of it: the test data of ONNX 1.12 truncates where mof rounds),
+ * everything else exactly, and shape inference (mof_infer_shapes) must accept the
+ * model and give its outputs types that the computed outputs fit (ONNX 1.12 stores bfloat16 test tensors as uint16; they are
+ * read as bfloat16 where the model says so). A kernel that refuses an input type or mode it does not
+ * implement (MOF_ERR_UNSUPPORTED at run time) makes its test "refused", counted with
+ * the tests not claimed, never as a pass; so are the few data sets that contradict
+ * their own model's declared input types.
+ *
+ * The table lists, for each op type, the claimed tests whose main graph uses it (a
+ * test of several ops counts under each), and the totals count each test once. The
+ * exit status is 1 when a claimed test fails, 77 (skipped) when no test data is
+ * found, 0 otherwise. FILTER keeps the tests whose folder name contains it. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
+#include "config.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <mof/mof.h>
+
+#define DEFAULT_DATA "/usr/share/libonnx-testdata/data/node"
+
+/* ------------------------------------------------------------------ small helpers */
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        fprintf(stderr, "conformance: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p) {
+        fprintf(stderr, "conformance: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = xcalloc(n, 1);
+    snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted names of dir's entries that start with prefix (NULL when dir cannot be
+ * read). */
+static char **list_dir(const char *dir, const char *prefix, size_t *count)
+{
+    DIR *d = opendir(dir);
+    *count = 0;
+    if (!d)
+        return NULL;
+    size_t cap = 64, n = 0;
+    char **names = xcalloc(cap, sizeof(*names));
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)))
+            continue;
+        if (n == cap) {
+            cap *= 2;
+            char **grown = realloc(names, cap * sizeof(*names));
+            if (!grown) {
+                fprintf(stderr, "conformance: out of memory\n");
+                exit(2);
+            }
+            names = grown;
+        }
+        names[n++] = xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), cmp_str);
+    *count = n;
+    return names;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The first error diagnostic of ctx, formatted (owned), or a placeholder. */
+static char *first_error(mof_context *ctx)
+{
+    for (size_t i = 0; i < mof_context_n_diags(ctx); i++) {
+        const mof_diag *d = mof_context_diag(ctx, i);
+        if (d->severity == MOF_SEVERITY_ERROR) {
+            char *s = mof_diag_format(d);
+            if (s)
+                return s;
+        }
+    }
+    return xstrdup("(no diagnostic)");
+}
+
+/* ------------------------------------------------------------------ comparison */
+
+static double elem_f64(const mof_tensor *t, int64_t i)
+{
+    const void *d = mof_tensor_data(t);
+    switch (mof_tensor_dtype(t)) {
+    case MOF_DTYPE_FLOAT: return ((const float *)d)[i];
+    case MOF_DTYPE_DOUBLE: return ((const double *)d)[i];
+    case MOF_DTYPE_FLOAT16: {
+        uint16_t h = ((const uint16_t *)d)[i];
+        int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+        double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY)
+                                                   : ldexp(m + 1024, e - 25);
+        return h & 0x8000 ? -v : v;
+    }
+    case MOF_DTYPE_BFLOAT16: {
+        uint32_t bits = (uint32_t)((const uint16_t *)d)[i] << 16;
+        float f;
+        memcpy(&f, &bits, sizeof(f));
+        return f;
+    }
+    default: return 0;
+    }
+}
+
+static bool is_float_type(mof_dtype t)
+{
+    return t == MOF_DTYPE_FLOAT || t == MOF_DTYPE_DOUBLE || t == MOF_DTYPE_FLOAT16 ||
+           t == MOF_DTYPE_BFLOAT16;
+}
+
+static void format_shape(char *buf, size_t size, const mof_tensor *t)
+{
+    size_t len = (size_t)snprintf(buf, size, "%s[", mof_dtype_name(mof_tensor_dtype(t)));
+    for (size_t i = 0; i < mof_tensor_rank(t) && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? "," : "",
+                                (long long)mof_tensor_dims(t)[i]);
+    if (len < size)
+        snprintf(buf + len, size - len, "]");
+}
+
+/* Compares got with want; on a mismatch writes the reason into why. */
+static bool tensors_match(const mof_tensor *got, const mof_tensor *want, char *why,
+                          size_t size)
+{
+    mof_dtype dt = mof_tensor_dtype(want);
+    bool same_shape = mof_tensor_dtype(got) == dt && mof_tensor_rank(got) == mof_tensor_rank(want);
+    for (size_t i = 0; same_shape && i < mof_tensor_rank(want); i++)
+        same_shape = mof_tensor_dims(got)[i] == mof_tensor_dims(want)[i];
+    if (!same_shape) {
+        char a[160], b[160];
+        format_shape(a, sizeof(a), got);
+        format_shape(b, sizeof(b), want);
+        snprintf(why, size, "got %s, expected %s", a, b);
+        return false;
+    }
+    int64_t n = mof_tensor_numel(want);
+    if (is_float_type(dt)) {
+        double rtol = dt == MOF_DTYPE_BFLOAT16 ? 1.0 / 128 : 1e-3;
+        for (int64_t i = 0; i < n; i++) {
+            double a = elem_f64(got, i), b = elem_f64(want, i);
+            if ((isnan(a) && isnan(b)) || a == b)
+                continue;
+            if (!(fabs(a - b) <= 1e-5 + rtol * fabs(b))) {
+                snprintf(why, size, "element %lld is %.9g, expected %.9g", (long long)i, a, b);
+                return false;
+            }
+        }
+        return true;
+    }
+    if (dt == MOF_DTYPE_STRING) {
+        const mof_string *a = mof_tensor_data(got), *b = mof_tensor_data(want);
+        for (int64_t i = 0; i < n; i++) {
+            if (a[i].size != b[i].size || (a[i].size && memcmp(a[i].data, b[i].data, a[i].size))) {
+                snprintf(why, size, "element %lld is \"%.*s\", expected \"%.*s\"", (long long)i,
+                         (int)(a[i].size > 40 ? 40 : a[i].size), a[i].data ? a[i].data : "",
+                         (int)(b[i].size > 40 ? 40 : b[i].size), b[i].data ? b[i].data : "");
+                return false;
+            }
+        }
+        return true;
+    }
+    size_t es = mof_dtype_size(dt);
+    const unsigned char *a = mof_tensor_data(got), *b = mof_tensor_data(want);
+    for (int64_t i = 0; i < n; i++) {
+        if (memcmp(a + (size_t)i * es, b + (size_t)i * es, es)) {
+            snprintf(why, size, "element %lld differs (exact comparison of %s)", (long long)i,
+                     mof_dtype_name(dt));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ results */
+
+typedef enum { R_PASS, R_FAIL, R_NOT_CLAIMED, R_REFUSED, R_LOAD_FAILED, R_BAD_DATA } result;
+
+typedef struct op_row {
+    char *op;
+    int claimed, passed, failed;
+} op_row;
+
+typedef struct tally {
+    op_row *rows;
+    size_t n_rows, cap_rows;
+    int tests, passed, failed, not_claimed, refused, load_failed, bad_data;
+} tally;
+
+static op_row *row_for(tally *t, const char *op)
+{
+    for (size_t i = 0; i < t->n_rows; i++)
+        if (!strcmp(t->rows[i].op, op))
+            return &t->rows[i];
+    if (t->n_rows == t->cap_rows) {
+        t->cap_rows = t->cap_rows ? 2 * t->cap_rows : 64;
+        op_row *g = realloc(t->rows, t->cap_rows * sizeof(*g));
+        if (!g) {
+            fprintf(stderr, "conformance: out of memory\n");
+            exit(2);
+        }
+        t->rows = g;
+    }
+    t->rows[t->n_rows] = (op_row){.op = xstrdup(op)};
+    return &t->rows[t->n_rows++];
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+    return strcmp(((const op_row *)a)->op, ((const op_row *)b)->op);
+}
+
+/* ------------------------------------------------------------------ one test */
+
+/* Loads the tensors prefix_0.pb, prefix_1.pb, ... of a data set folder. */
+static mof_tensor **load_tensors(mof_context *ctx, const char *dir, const char *prefix,
+                                 size_t *count, char *why, size_t size)
+{
+    size_t n = 0;
+    for (;; n++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s_%zu.pb", prefix, n);
+        char *p = path_join(dir, name);
+        bool there = is_file(p);
+        free(p);
+        if (!there)
+            break;
+    }
+    mof_tensor **ts = xcalloc(n, sizeof(*ts));
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s_%zu.pb", prefix, i);
+        char *p = path_join(dir, name);
+        ts[i] = mof_tensor_load(ctx, p, NULL);
+        free(p);
+        if (!ts[i]) {
+            char *e = first_error(ctx);
+            snprintf(why, size, "cannot load %s: %s", name, e);
+            free(e);
+            for (size_t j = 0; j < i; j++)
+                mof_tensor_unref(ts[j]);
+            free(ts);
+            *count = 0;
+            return NULL;
+        }
+    }
+    *count = n;
+    return ts;
+}
+
+/* ONNX 1.12 writes bfloat16 test tensors with data type uint16 (the same bits): such
+ * a tensor standing for a bfloat16 value of the model is read as bfloat16. */
+static void fix_bfloat16(mof_tensor **t, const mof_value *v)
+{
+    if (mof_tensor_dtype(*t) != MOF_DTYPE_UINT16 || mof_value_dtype(v) != MOF_DTYPE_BFLOAT16)
+        return;
+    mof_tensor *b = mof_tensor_create_from(MOF_DTYPE_BFLOAT16, mof_tensor_rank(*t),
+                                           mof_tensor_dims(*t), mof_tensor_data(*t));
+    if (!b) {
+        fprintf(stderr, "conformance: out of memory\n");
+        exit(2);
+    }
+    mof_tensor_unref(*t);
+    *t = b;
+}
+
+/* Whether tensor t fits the (declared or inferred) type of value v. */
+static bool fits_type(const mof_tensor *t, const mof_value *v)
+{
+    mof_dtype dt = mof_value_dtype(v);
+    int rank = mof_value_rank(v);
+    bool ok = dt == MOF_DTYPE_UNDEFINED || dt == mof_tensor_dtype(t);
+    ok = ok && (rank < 0 || (size_t)rank == mof_tensor_rank(t));
+    for (int i = 0; ok && i < rank; i++) {
+        int64_t d = mof_value_dim(v, (size_t)i);
+        ok = d < 0 || d == mof_tensor_dims(t)[i];
+    }
+    return ok;
+}
+
+static void format_value_type(char *buf, size_t size, const mof_value *v)
+{
+    int rank = mof_value_rank(v);
+    size_t len = (size_t)snprintf(buf, size, "%s", mof_dtype_name(mof_value_dtype(v)));
+    if (rank < 0) {
+        snprintf(buf + len, size - len, "[...]");
+        return;
+    }
+    for (int i = 0; i <= rank && len < size; i++) {
+        const char *sym = i < rank ? mof_value_dim_symbol(v, (size_t)i) : NULL;
+        int64_t d = i < rank ? mof_value_dim(v, (size_t)i) : 0;
+        const char *sep = i == 0 ? "[" : ",";
+        if (i == rank)
+            len += (size_t)snprintf(buf + len, size - len, "%s]", rank ? "" : "[");
+        else if (d >= 0)
+            len += (size_t)snprintf(buf + len, size - len, "%s%lld", sep, (long long)d);
+        else
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", sep, sym ? sym : "?");
+    }
+}
+
+/* Whether tensor t fits the declared type of graph input v (else writes why). */
+static bool fits_declared(const mof_tensor *t, const mof_value *v, char *why, size_t size)
+{
+    bool ok = fits_type(t, v);
+    if (!ok) {
+        char a[160];
+        format_shape(a, sizeof(a), t);
+        snprintf(why, size, "the data for input '%s' (%s) contradicts its declared type",
+                 mof_value_name(v), a);
+    }
+    return ok;
+}
+
+/* Runs one data set; returns R_PASS, R_FAIL, R_REFUSED or R_BAD_DATA. */
+static result run_data_set(mof_context *ctx, const mof_model *model, mof_interp *it,
+                           const char *dir, char *why, size_t size)
+{
+    const mof_graph *g = mof_model_graph(model);
+    size_t n_in = 0, n_want = 0;
+    result r = R_FAIL;
+    mof_tensor **ins = load_tensors(ctx, dir, "input", &n_in, why, size);
+    mof_tensor **wants = ins ? load_tensors(ctx, dir, "output", &n_want, why, size) : NULL;
+    size_t n_gin = mof_graph_n_inputs(g), n_gout = mof_graph_n_outputs(g);
+    mof_tensor **feed = xcalloc(n_gin, sizeof(*feed));
+    mof_tensor **outs = xcalloc(n_gout, sizeof(*outs));
+    if (!ins || !wants)
+        goto done;
+    /* The data set feeds the graph inputs that are not initializers, in order. */
+    size_t k = 0;
+    for (size_t i = 0; i < n_gin; i++) {
+        if (mof_value_is_initializer(mof_graph_input(g, i)))
+            continue;
+        if (k >= n_in) {
+            snprintf(why, size, "the data set has %zu inputs, the model needs more", n_in);
+            goto done;
+        }
+        fix_bfloat16(&ins[k], mof_graph_input(g, i));
+        /* A few data sets of ONNX 1.12 contradict their own model (the CastLike
+         * bfloat16 tests feed [1] to a [3,4] input): not the interpreter's test. */
+        if (!fits_declared(ins[k], mof_graph_input(g, i), why, size)) {
+            r = R_BAD_DATA;
+            goto done;
+        }
+        feed[i] = ins[k++];
+    }
+    if (k != n_in || n_want != n_gout) {
+        snprintf(why, size, "the data set has %zu inputs and %zu outputs, the model %zu and %zu",
+                 n_in, n_want, k, n_gout);
+        goto done;
+    }
+    for (size_t i = 0; i < n_gout; i++)
+        fix_bfloat16(&wants[i], mof_graph_output(g, i));
+    mof_status st = mof_interp_run(it, n_gin, feed, n_gout, outs);
+    if (st != MOF_OK) {
+        char *e = first_error(ctx);
+        snprintf(why, size, "%s", e);
+        free(e);
+        r = st == MOF_ERR_UNSUPPORTED ? R_REFUSED : R_FAIL;
+        goto done;
+    }
+    for (size_t i = 0; i < n_gout; i++) {
+        char reason[400];
+        const mof_value *ov = mof_graph_output(g, i);
+        if (!fits_type(outs[i], ov)) {
+            char a[160], b[160];
+            format_shape(a, sizeof(a), outs[i]);
+            format_value_type(b, sizeof(b), ov);
+            snprintf(why, size, "output %zu ('%s') is %s, but shape inference says %s", i,
+                     mof_value_name(ov), a, b);
+            goto done;
+        }
+        if (!tensors_match(outs[i], wants[i], reason, sizeof(reason))) {
+            snprintf(why, size, "output %zu ('%s'): %s", i,
+                     mof_value_name(mof_graph_output(g, i)), reason);
+            goto done;
+        }
+    }
+    r = R_PASS;
+done:
+    for (size_t i = 0; ins && i < n_in; i++)
+        mof_tensor_unref(ins[i]);
+    for (size_t i = 0; wants && i < n_want; i++)
+        mof_tensor_unref(wants[i]);
+    for (size_t i = 0; i < n_gout; i++)
+        mof_tensor_unref(outs[i]);
+    free(ins);
+    free(wants);
+    free(feed);
+    free(outs);
+    return r;
+}
+
+static result run_test(mof_context *ctx, const char *dir, mof_model **model_out, char *why,
+                       size_t size)
+{
+    *model_out = NULL;
+    mof_context_clear_diags(ctx);
+    char *mpath = path_join(dir, "model.onnx");
+    mof_model *model = mof_model_load(ctx, mpath);
+    free(mpath);
+    if (!model) {
+        char *e = first_error(ctx);
+        snprintf(why, size, "%s", e);
+        free(e);
+        return R_LOAD_FAILED;
+    }
+    *model_out = model;
+    mof_interp *it = mof_interp_create(ctx, model);
+    if (!it) {
+        char *e = first_error(ctx);
+        snprintf(why, size, "%s", e);
+        free(e);
+        mof_context_clear_diags(ctx);
+        return R_NOT_CLAIMED;
+    }
+    /* Shape inference is checked too: it must accept the model, and the types it
+     * gives the graph outputs must fit what the run computes. The interpreter only
+     * reads the model, so inferring after creating it changes nothing it uses. */
+    mof_status st = mof_infer_shapes(ctx, model);
+    if (st != MOF_OK && st != MOF_UNCHANGED) {
+        char *e = first_error(ctx);
+        snprintf(why, size, "shape inference: %s", e);
+        free(e);
+        mof_interp_destroy(it);
+        mof_context_clear_diags(ctx);
+        return R_FAIL;
+    }
+    size_t n_sets;
+    char **sets = list_dir(dir, "test_data_set_", &n_sets);
+    result r = n_sets ? R_PASS : R_FAIL;
+    if (!n_sets)
+        snprintf(why, size, "no test_data_set_* folder");
+    for (size_t i = 0; i < n_sets && r == R_PASS; i++) {
+        char *sdir = path_join(dir, sets[i]);
+        mof_context_clear_diags(ctx);
+        r = run_data_set(ctx, model, it, sdir, why, size);
+        free(sdir);
+    }
+    free_names(sets, n_sets);
+    mof_interp_destroy(it);
+    mof_context_clear_diags(ctx);
+    return r;
+}
+
+/* Adds the result to the row of every op type of the model's main graph. */
+static void count_ops(tally *t, const mof_model *model, result r)
+{
+    const mof_graph *g = mof_model_graph(model);
+    size_t n = mof_graph_n_nodes(g), k = 0;
+    const char **ops = xcalloc(n, sizeof(*ops));
+    for (const mof_node *node = mof_graph_first_node(g); node; node = mof_node_next(node)) {
+        const char *op = mof_node_op_type(node);
+        bool seen = false;
+        for (size_t i = 0; i < k && !seen; i++)
+            seen = !strcmp(ops[i], op);
+        if (seen)
+            continue;
+        ops[k++] = op;
+        op_row *row = row_for(t, op);
+        row->claimed++;
+        if (r == R_PASS)
+            row->passed++;
+        else
+            row->failed++;
+    }
+    free(ops);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: conformance [-v] [--data DIR] [FILTER]\n"
+               "Runs the ONNX node tests of DIR (default %s) whose name contains FILTER\n"
+               "through mof's reference interpreter.\n", DEFAULT_DATA);
+}
+
+int main(int argc, char **argv)
+{
+    const char *data = getenv("MOF_ONNX_NODE_TESTS");
+    const char *filter = NULL;
+    bool verbose = false;
+    if (!data || !*data)
+        data = DEFAULT_DATA;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-v")) {
+            verbose = true;
+        } else if (!strcmp(argv[i], "--data") && i + 1 < argc) {
+            data = argv[++i];
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' || filter) {
+            usage(stderr);
+            return 2;
+        } else {
+            filter = argv[i];
+        }
+    }
+    size_t n_tests;
+    char **tests = list_dir(data, "test_", &n_tests);
+    if (!tests || !n_tests) {
+        printf("conformance: no ONNX node tests in %s (install libonnx-testdata): skipped\n",
+               data);
+        free_names(tests, n_tests);
+        return 77;
+    }
+    mof_context *ctx = mof_context_create();
+    if (!ctx) {
+        fprintf(stderr, "conformance: out of memory\n");
+        return 2;
+    }
+    tally t = {0};
+    for (size_t i = 0; i < n_tests; i++) {
+        if (filter && !strstr(tests[i], filter))
+            continue;
+        char *dir = path_join(data, tests[i]);
+        char *mpath = path_join(dir, "model.onnx");
+        bool has_model = is_file(mpath);
+        free(mpath);
+        if (!has_model) {
+            free(dir);
+            continue;
+        }
+        char why[1024] = "";
+        mof_model *model = NULL;
+        result r = run_test(ctx, dir, &model, why, sizeof(why));
+        free(dir);
+        t.tests++;
+        switch (r) {
+        case R_PASS: t.passed++; break;
+        case R_FAIL: t.failed++; break;
+        case R_NOT_CLAIMED: t.not_claimed++; break;
+        case R_REFUSED: t.refused++; break;
+        case R_LOAD_FAILED: t.load_failed++; break;
+        case R_BAD_DATA: t.bad_data++; break;
+        }
+        if (model && (r == R_PASS || r == R_FAIL))
+            count_ops(&t, model, r);
+        if (r == R_FAIL)
+            printf("FAIL %s: %s\n", tests[i], why);
+        else if (r == R_LOAD_FAILED || r == R_BAD_DATA)
+            printf("%s %s: %s\n", r == R_BAD_DATA ? "BAD DATA" : "LOAD", tests[i], why);
+        else if (verbose && r == R_PASS)
+            printf("pass %s\n", tests[i]);
+        else if (verbose)
+            printf("%s %s: %s\n", r == R_REFUSED ? "refused" : "not claimed", tests[i], why);
+        mof_model_destroy(model);
+    }
+    qsort(t.rows, t.n_rows, sizeof(*t.rows), cmp_row);
+    printf("\n%-28s %8s %8s %8s\n", "op", "claimed", "passed", "failed");
+    for (size_t i = 0; i < t.n_rows; i++) {
+        printf("%-28s %8d %8d %8d\n", t.rows[i].op, t.rows[i].claimed, t.rows[i].passed,
+               t.rows[i].failed);
+        free(t.rows[i].op);
+    }
+    free(t.rows);
+    int claimed = t.passed + t.failed;
+    printf("\nconformance: %d passed, %d failed of %d claimed (%d tests, %d not claimed)\n",
+           t.passed, t.failed, claimed, t.tests,
+           t.not_claimed + t.refused + t.load_failed + t.bad_data);
+    if (t.refused || t.load_failed || t.bad_data)
+        printf("  of those not claimed: %d refused at run time (a type or mode the kernel does "
+               "not implement), %d whose model could not be loaded, %d whose data contradicts "
+               "the model\n", t.refused, t.load_failed, t.bad_data);
+    free_names(tests, n_tests);
+    mof_context_destroy(ctx);
+    return t.failed ? 1 : 0;
+}
