@@ -982,6 +982,29 @@ mof_status mof_graph_move_node(mof_graph *g, mof_node *n, mof_insert where, mof_
     return MOF_OK;
 }
 
+mof_value *mof_graph_add_input(mof_graph *g, const char *name, mof_dtype dtype, int rank,
+                               const int64_t *dims, const char *const *syms)
+{
+    if (!name || !*name || name_taken(g, name))
+        return NULL;
+    mof_value *v = mof_graph_new_value(g, name);
+    if (!v)
+        return NULL;
+    if (mof_value_set_type(v, dtype, rank, dims, syms) < 0 ||
+        mof_graph_list_input(g, v, NULL, NULL) < 0) {
+        value_destroy(v); /* not listed: the listing is the last step */
+        return NULL;
+    }
+    return v;
+}
+
+mof_status mof_graph_add_output(mof_graph *g, mof_value *v)
+{
+    if (!v || v->graph != g)
+        return MOF_ERR_INVALID_ARG;
+    return mof_graph_list_output(g, v, NULL, NULL);
+}
+
 mof_value *mof_graph_add_initializer(mof_graph *g, const char *name_hint, mof_tensor *t)
 {
     if (!t)

@@ -319,6 +319,22 @@ mof_status mof_node_copy_attrs(mof_node *dst, const mof_node *src)
     return MOF_OK;
 }
 
+mof_graph *mof_node_add_subgraph(mof_node *n, const char *attr_name, const char *graph_name)
+{
+    mof_graph *g = mof_graph_new(n->graph->model, n);
+    if (!g || (graph_name && !(g->name = mof_strdup(graph_name)))) {
+        mof_graph_free(g);
+        return NULL;
+    }
+    mof_attr *a = attr_for_set(n, attr_name, MOF_ATTR_GRAPH);
+    if (!a) {
+        mof_graph_free(g);
+        return NULL;
+    }
+    a->g = g;
+    return g;
+}
+
 size_t mof_node_n_subgraphs(const mof_node *n)
 {
     size_t count = 0;

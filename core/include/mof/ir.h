@@ -242,6 +242,20 @@ MOF_API mof_status mof_graph_remove_node(mof_graph *g, mof_node *n);
 MOF_API mof_status mof_graph_move_node(mof_graph *g, mof_node *n, mof_insert where,
                                        mof_node *anchor);
 
+/* Adds a graph input named `name` (exactly; MOF_ERR_INVALID_ARG via NULL when the name
+ * is taken) of the given tensor type (rank < 0: unknown shape; dims < 0 with syms[i]:
+ * a symbolic dim; syms may be NULL), at the end of the input list. NULL on error. */
+MOF_API mof_value *mof_graph_add_input(mof_graph *g, const char *name, mof_dtype dtype, int rank,
+                                       const int64_t *dims, const char *const *syms);
+/* Lists v, a value of g, at the end of the graph's outputs. */
+MOF_API mof_status mof_graph_add_output(mof_graph *g, mof_value *v);
+/* Creates an empty subgraph named graph_name owned by node n as its GRAPH attribute
+ * attr_name (replacing one of that name). Its nodes may read values of enclosing
+ * graphs (they are captured by name). Returns the subgraph (borrowed), NULL when out
+ * of memory. */
+MOF_API mof_graph *mof_node_add_subgraph(mof_node *n, const char *attr_name,
+                                         const char *graph_name);
+
 /* Adds an initializer: a constant value named after name_hint (made unique), taking
  * over the reference to t. Returns NULL when out of memory. */
 MOF_API mof_value *mof_graph_add_initializer(mof_graph *g, const char *name_hint, mof_tensor *t);
