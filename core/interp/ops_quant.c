@@ -351,11 +351,11 @@ static mof_status k_dynamic_quantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor
         yd[i] = (uint8_t)saturate_round(q, zp, 0, 255);
     }
     out[0] = y;
-    if (n_out > 1)
+    if (n_out > 1 && mof_node_output(kc->node, 1))
         out[1] = ys;
     else
         mof_tensor_unref(ys);
-    if (n_out > 2)
+    if (n_out > 2 && mof_node_output(kc->node, 2))
         out[2] = yz;
     else
         mof_tensor_unref(yz);

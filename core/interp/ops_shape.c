@@ -2967,7 +2967,7 @@ static mof_status k_topk(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
 done:
     if (st == MOF_OK) {
         out[0] = v;
-        if (n_out > 1)
+        if (n_out > 1 && mof_node_output(kc->node, 1))
             out[1] = ix;
         else
             mof_tensor_unref(ix);
