@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "context_private.h"
-#include "interp/op.h"
+#include "interp/kernel.h"
 
 /* Inputs of a node evaluated during inference hold at most this many elements in all:
  * enough for every shape computation, small enough to cost nothing. */
@@ -97,42 +97,11 @@ static void shape_format(mof_strbuf *sb, int rank, const int64_t *dims,
     mof_strbuf_puts(sb, "]");
 }
 
-static const char *node_label(const mof_node *n)
-{
-    const char *name = mof_node_name(n);
-    if (*name)
-        return name;
-    return mof_node_n_origins(n) ? mof_node_origin(n, 0) : NULL;
-}
-
-static mof_status vreport_node(mof_context *ctx, mof_status status, const mof_node *n,
-                               const char *fmt, va_list ap)
-{
-    mof_diag tmpl = {.severity = MOF_SEVERITY_ERROR, .status = status};
-    if (n) {
-        tmpl.node = node_label(n);
-        tmpl.op_type = mof_node_op_type(n);
-    }
-    return mof_vreport_diag(ctx, &tmpl, fmt, ap);
-}
-
 mof_status mof_infer_error(mof_infer_ctx *ic, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    mof_status st = vreport_node(ic->ctx, MOF_ERR_INVALID_MODEL, ic->node, fmt, ap);
-    va_end(ap);
-    return st;
-}
-
-static mof_status report_node(mof_context *ctx, mof_status status, const mof_node *n,
-                              const char *fmt, ...) MOF_PRINTF(4, 5);
-static mof_status report_node(mof_context *ctx, mof_status status, const mof_node *n,
-                              const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    mof_status st = vreport_node(ctx, status, n, fmt, ap);
+    mof_status st = mof_node_verror(ic->ctx, MOF_ERR_INVALID_MODEL, ic->node, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -278,16 +247,9 @@ static void set_error(infer_state *s, mof_status st)
         s->error = st;
 }
 
-/* The type of value v (NULL: an omitted input) as a mof_shape. */
-static mof_status shape_of_value(infer_state *s, const mof_value *v, mof_shape *out)
+mof_status mof_shape_of_value(const mof_value *v, mof_shape *s)
 {
-    *out = (mof_shape){0};
-    if (!v) {
-        out->rank = -1;
-        return MOF_OK;
-    }
-    const mof_value *r = value_root(v);
-    int rank = r->type.kind == MOF_TYPE_OPAQUE ? -1 : mof_value_rank(v);
+    int rank = mof_value_rank(v);
     size_t n = rank > 0 ? (size_t)rank : 1;
     int64_t *dims = mof_calloc(n, sizeof(*dims));
     const char **syms = mof_calloc(n, sizeof(*syms));
@@ -297,10 +259,27 @@ static mof_status shape_of_value(infer_state *s, const mof_value *v, mof_shape *
             dims[i] = mof_value_dim(v, (size_t)i);
             syms[i] = mof_value_dim_symbol(v, (size_t)i);
         }
-        st = mof_shape_set(out, mof_value_dtype(v), rank, dims, (char *const *)syms);
+        st = mof_shape_set(s, mof_value_dtype(v), rank, dims, (char *const *)syms);
     }
     free(dims);
     free(syms);
+    return st;
+}
+
+/* The type of value v (NULL: an omitted input) as a mof_shape, with its value when
+ * the walk knows it. */
+static mof_status shape_of_value(infer_state *s, const mof_value *v, mof_shape *out)
+{
+    *out = (mof_shape){0};
+    if (!v) {
+        out->rank = -1;
+        return MOF_OK;
+    }
+    mof_status st;
+    if (value_root(v)->type.kind == MOF_TYPE_OPAQUE)
+        st = mof_shape_set(out, mof_value_dtype(v), -1, NULL, NULL);
+    else
+        st = mof_shape_of_value(v, out);
     if (st == MOF_OK)
         out->value = known_get(s, v);
     return st;
@@ -321,9 +300,9 @@ static void merge_output(infer_state *s, const mof_node *n, mof_value *v, const 
             dtype = inf->dtype;
             changed = true;
         } else if (decl_dtype != inf->dtype) {
-            report_node(s->ctx, MOF_ERR_INVALID_MODEL, n,
-                        "output '%s' is inferred to be %s, but the model declares %s",
-                        v->name, mof_dtype_name(inf->dtype), mof_dtype_name(decl_dtype));
+            mof_node_error(s->ctx, MOF_ERR_INVALID_MODEL, n,
+                           "output '%s' is inferred to be %s, but the model declares %s",
+                           v->name, mof_dtype_name(inf->dtype), mof_dtype_name(decl_dtype));
             set_error(s, MOF_ERR_INVALID_MODEL);
             return;
         }
@@ -337,7 +316,7 @@ static void merge_output(infer_state *s, const mof_node *n, mof_value *v, const 
     int64_t *ddims = mof_calloc(nr, sizeof(*ddims));
     const char **dsyms = mof_calloc(nr, sizeof(*dsyms));
     if (!dims || !syms || !ddims || !dsyms) {
-        set_error(s, report_node(s->ctx, MOF_ERR_NOMEM, n, "out of memory"));
+        set_error(s, mof_node_error(s->ctx, MOF_ERR_NOMEM, n, "out of memory"));
         goto done;
     }
     for (int i = 0; i < decl_rank; i++) {
@@ -373,8 +352,8 @@ static void merge_output(infer_state *s, const mof_node *n, mof_value *v, const 
     if (changed) {
         mof_status st = mof_value_set_type(v, dtype, rank, dims, syms);
         if (st != MOF_OK)
-            set_error(s, report_node(s->ctx, st, n, "cannot set the type of '%s': %s",
-                                     v->name, mof_status_str(st)));
+            set_error(s, mof_node_error(s->ctx, st, n, "cannot set the type of '%s': %s",
+                                        v->name, mof_status_str(st)));
         else
             s->changed = true;
     }
@@ -385,9 +364,9 @@ contradiction: {
     mof_strbuf_init(&b);
     shape_format(&a, inf->rank, inf->dims, (const char *const *)inf->syms);
     shape_format(&b, decl_rank, ddims, dsyms);
-    report_node(s->ctx, MOF_ERR_INVALID_MODEL, n,
-                "output '%s' is inferred to have shape %s, but the model declares %s",
-                v->name, a.data ? a.data : "", b.data ? b.data : "");
+    mof_node_error(s->ctx, MOF_ERR_INVALID_MODEL, n,
+                   "output '%s' is inferred to have shape %s, but the model declares %s",
+                   v->name, a.data ? a.data : "", b.data ? b.data : "");
     mof_strbuf_free(&a);
     mof_strbuf_free(&b);
     set_error(s, MOF_ERR_INVALID_MODEL);
@@ -559,13 +538,13 @@ static void infer_node(infer_state *s, mof_node *n)
     mof_shape *in = mof_calloc(n->n_inputs ? n->n_inputs : 1, sizeof(*in));
     mof_shape *out = mof_calloc(n->n_outputs ? n->n_outputs : 1, sizeof(*out));
     if (!in || !out) {
-        set_error(s, report_node(s->ctx, MOF_ERR_NOMEM, n, "out of memory"));
+        set_error(s, mof_node_error(s->ctx, MOF_ERR_NOMEM, n, "out of memory"));
         goto done;
     }
     for (size_t i = 0; i < n->n_inputs; i++) {
         mof_status st = shape_of_value(s, n->inputs[i], &in[i]);
         if (st != MOF_OK) {
-            set_error(s, report_node(s->ctx, st, n, "out of memory"));
+            set_error(s, mof_node_error(s->ctx, st, n, "out of memory"));
             goto done;
         }
     }
@@ -578,7 +557,7 @@ static void infer_node(infer_state *s, mof_node *n)
         mof_status st = op->infer(&ic);
         if (st < 0) {
             if (mof_context_n_errors(s->ctx) == errors)
-                report_node(s->ctx, st, n, "shape inference failed: %s", mof_status_str(st));
+                mof_node_error(s->ctx, st, n, "shape inference failed: %s", mof_status_str(st));
             set_error(s, st);
             goto done;
         }

@@ -54,8 +54,8 @@ static const char *node_label(const mof_node *n)
     return mof_node_n_origins(n) ? mof_node_origin(n, 0) : NULL;
 }
 
-static mof_status vreport_node(mof_context *ctx, mof_status status, const mof_node *n,
-                               const char *fmt, va_list ap)
+mof_status mof_node_verror(mof_context *ctx, mof_status status, const mof_node *n,
+                           const char *fmt, va_list ap)
 {
     mof_diag tmpl = {.severity = MOF_SEVERITY_ERROR, .status = status};
     if (n) {
@@ -65,14 +65,12 @@ static mof_status vreport_node(mof_context *ctx, mof_status status, const mof_no
     return mof_vreport_diag(ctx, &tmpl, fmt, ap);
 }
 
-static mof_status report_node(mof_context *ctx, mof_status status, const mof_node *n,
-                              const char *fmt, ...) MOF_PRINTF(4, 5);
-static mof_status report_node(mof_context *ctx, mof_status status, const mof_node *n,
-                              const char *fmt, ...)
+mof_status mof_node_error(mof_context *ctx, mof_status status, const mof_node *n,
+                          const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    mof_status st = vreport_node(ctx, status, n, fmt, ap);
+    mof_status st = mof_node_verror(ctx, status, n, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -81,7 +79,7 @@ mof_status mof_kernel_error(mof_kernel_ctx *kc, mof_status status, const char *f
 {
     va_list ap;
     va_start(ap, fmt);
-    mof_status st = vreport_node(kc->ctx, status, kc->node, fmt, ap);
+    mof_status st = mof_node_verror(kc->ctx, status, kc->node, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -326,9 +324,9 @@ static mof_status check_dtype(mof_context *ctx, const mof_node *owner, const mof
 {
     mof_dtype want = mof_value_dtype(v);
     if (want != MOF_DTYPE_UNDEFINED && want != t->dtype)
-        return report_node(ctx, MOF_ERR_INVALID_ARG, owner,
-                           "input '%s': expected a %s tensor, got %s", v->name,
-                           mof_dtype_name(want), mof_dtype_name(t->dtype));
+        return mof_node_error(ctx, MOF_ERR_INVALID_ARG, owner,
+                              "input '%s': expected a %s tensor, got %s", v->name,
+                              mof_dtype_name(want), mof_dtype_name(t->dtype));
     return MOF_OK;
 }
 
@@ -343,15 +341,15 @@ static mof_status check_input(mof_context *ctx, const mof_node *owner, const mof
     if (rank < 0)
         return MOF_OK;
     if ((size_t)rank != t->rank)
-        return report_node(ctx, MOF_ERR_INVALID_ARG, owner,
-                           "input '%s': expected rank %d, got a tensor of rank %zu", v->name,
-                           rank, t->rank);
+        return mof_node_error(ctx, MOF_ERR_INVALID_ARG, owner,
+                              "input '%s': expected rank %d, got a tensor of rank %zu", v->name,
+                              rank, t->rank);
     for (size_t i = 0; i < t->rank; i++) {
         int64_t d = mof_value_dim(v, i);
         if (d >= 0 && d != t->dims[i])
-            return report_node(ctx, MOF_ERR_INVALID_ARG, owner,
-                               "input '%s': dim %zu is %" PRId64 ", expected %" PRId64,
-                               v->name, i, t->dims[i], d);
+            return mof_node_error(ctx, MOF_ERR_INVALID_ARG, owner,
+                                  "input '%s': dim %zu is %" PRId64 ", expected %" PRId64,
+                                  v->name, i, t->dims[i], d);
     }
     return MOF_OK;
 }
@@ -367,7 +365,7 @@ static mof_status frame_init(mof_interp *it, frame *f, const graph_plan *plan, f
     f->parent = parent;
     f->slots = mof_calloc(g->next_value_id ? g->next_value_id : 1, sizeof(*f->slots));
     if (!f->slots)
-        return report_node(it->ctx, MOF_ERR_NOMEM, owner, "out of memory");
+        return mof_node_error(it->ctx, MOF_ERR_NOMEM, owner, "out of memory");
     for (size_t i = 0; i < g->n_initializers; i++) {
         const mof_value *v = g->initializers[i];
         if (v->tensor && !f->slots[v->id])
@@ -379,9 +377,9 @@ static mof_status frame_init(mof_interp *it, frame *f, const graph_plan *plan, f
             if (v->flags & MOF_VF_INITIALIZER && v->tensor)
                 continue;
             frame_fini(f);
-            return report_node(it->ctx, MOF_ERR_INVALID_ARG, owner,
-                               "no tensor given for input '%s' of graph '%s'", v->name,
-                               mof_graph_name(g));
+            return mof_node_error(it->ctx, MOF_ERR_INVALID_ARG, owner,
+                                  "no tensor given for input '%s' of graph '%s'", v->name,
+                                  mof_graph_name(g));
         }
         /* Subgraph inputs are checked for type only: loop-carried shapes may change
          * from one iteration to the next. */
@@ -406,7 +404,7 @@ static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mo
     mof_tensor **in = mof_calloc(n_in ? n_in : 1, sizeof(*in));
     mof_tensor **out = mof_calloc(n_out ? n_out : 1, sizeof(*out));
     if (!in || !out) {
-        st = report_node(it->ctx, MOF_ERR_NOMEM, n, "out of memory");
+        st = mof_node_error(it->ctx, MOF_ERR_NOMEM, n, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n_in; i++) {
@@ -415,8 +413,8 @@ static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mo
             continue;
         in[i] = frame_get(f, v);
         if (!in[i]) {
-            st = report_node(it->ctx, MOF_ERR_INVALID_MODEL, n,
-                             "input %zu ('%s') has no value when the node runs", i, v->name);
+            st = mof_node_error(it->ctx, MOF_ERR_INVALID_MODEL, n,
+                                "input %zu ('%s') has no value when the node runs", i, v->name);
             goto done;
         }
     }
@@ -428,14 +426,14 @@ static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mo
     if (st < 0) {
         /* Every failure names the node, also when the kernel said nothing itself. */
         if (mof_context_n_errors(it->ctx) == errors)
-            report_node(it->ctx, st, n, "%s", mof_status_str(st));
+            mof_node_error(it->ctx, st, n, "%s", mof_status_str(st));
         goto done;
     }
     st = MOF_OK;
     for (size_t i = 0; i < n_out; i++) {
         if (n->outputs[i] && !out[i]) {
-            st = report_node(it->ctx, MOF_ERR_INTERNAL, n,
-                             "internal error: the kernel computed no output %zu", i);
+            st = mof_node_error(it->ctx, MOF_ERR_INTERNAL, n,
+                                "internal error: the kernel computed no output %zu", i);
             goto done;
         }
     }
@@ -480,9 +478,9 @@ static mof_status frame_run(mof_interp *it, frame *f, const mof_node *owner, siz
                 mof_tensor_unref(outputs[j]);
                 outputs[j] = NULL;
             }
-            return report_node(it->ctx, MOF_ERR_INVALID_MODEL, owner,
-                               "output '%s' of graph '%s' has no value", v->name,
-                               mof_graph_name(g));
+            return mof_node_error(it->ctx, MOF_ERR_INVALID_MODEL, owner,
+                                  "output '%s' of graph '%s' has no value", v->name,
+                                  mof_graph_name(g));
         }
         outputs[i] = mof_tensor_ref(t);
     }
@@ -550,13 +548,13 @@ mof_status mof_interp_eval_node(mof_context *ctx, const mof_node *node, int64_t 
         return MOF_ERR_UNSUPPORTED;
     }
     if (n_inputs != node->n_inputs || n_outputs != node->n_outputs)
-        return report_node(ctx, MOF_ERR_INVALID_ARG, node,
-                           "the node has %zu inputs and %zu outputs, %zu and %zu given",
-                           node->n_inputs, node->n_outputs, n_inputs, n_outputs);
+        return mof_node_error(ctx, MOF_ERR_INVALID_ARG, node,
+                              "the node has %zu inputs and %zu outputs, %zu and %zu given",
+                              node->n_inputs, node->n_outputs, n_inputs, n_outputs);
     for (size_t i = 0; i < n_inputs; i++) {
         if (node->inputs[i] && !inputs[i])
-            return report_node(ctx, MOF_ERR_INVALID_ARG, node, "no tensor given for input %zu",
-                               i);
+            return mof_node_error(ctx, MOF_ERR_INVALID_ARG, node, "no tensor given for input %zu",
+                                  i);
     }
     /* A node alone has no frame: its subgraphs (if any) get plans in a temporary
      * interpreter, and read only constants from enclosing graphs. */
@@ -565,13 +563,13 @@ mof_status mof_interp_eval_node(mof_context *ctx, const mof_node *node, int64_t 
     size_t errors = mof_context_n_errors(ctx);
     mof_status st = op->run(&kc, n_inputs, inputs, n_outputs, outputs);
     if (st < 0 && mof_context_n_errors(ctx) == errors)
-        report_node(ctx, st, node, "%s", mof_status_str(st));
+        mof_node_error(ctx, st, node, "%s", mof_status_str(st));
     if (st >= 0) {
         st = MOF_OK;
         for (size_t i = 0; i < n_outputs; i++) {
             if (node->outputs[i] && !outputs[i]) {
-                st = report_node(ctx, MOF_ERR_INTERNAL, node,
-                                 "internal error: the kernel computed no output %zu", i);
+                st = mof_node_error(ctx, MOF_ERR_INTERNAL, node,
+                                    "internal error: the kernel computed no output %zu", i);
                 break;
             }
         }

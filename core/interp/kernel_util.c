@@ -1,12 +1,119 @@
-/* kernel_util.c: helpers shared by the interpreter's kernels: strides and
- * broadcasting of shapes, element access of any numeric type through double or
- * int64, and the IEEE half and bfloat16 conversions (round to nearest even). */
+/* kernel_util.c: helpers shared by the interpreter's kernels and shape functions:
+ * checked inputs and outputs (kernel.h), strides and broadcasting of shapes, element
+ * access of any numeric type through double or int64, element copies, the IEEE half
+ * and bfloat16 conversions (round to nearest even), and output shapes under
+ * construction. */
 #include "config.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "interp/op.h"
+#include "interp/kernel.h"
+
+/* ------------------------------------------------------------------ kernels */
+
+mof_status mof_kernel_nomem(mof_kernel_ctx *kc)
+{
+    return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+}
+
+mof_tensor *mof_kernel_new_tensor(mof_kernel_ctx *kc, mof_dtype dtype, size_t rank,
+                                  const int64_t *dims)
+{
+    mof_tensor *t = mof_tensor_create(dtype, rank, dims);
+    if (!t)
+        mof_kernel_error(kc, MOF_ERR_NOMEM,
+                         "out of memory for a %s tensor of %" PRId64 " elements",
+                         mof_dtype_name(dtype), mof_dims_numel(rank, dims));
+    return t;
+}
+
+mof_status mof_kernel_need_input(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                                 size_t i)
+{
+    if (i < n_in && in[i])
+        return MOF_OK;
+    return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "input %zu is missing", i);
+}
+
+mof_status mof_kernel_need_inputs(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                                  size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mof_status st = mof_kernel_need_input(kc, n_in, in, i);
+        if (st != MOF_OK)
+            return st;
+    }
+    return MOF_OK;
+}
+
+mof_status mof_kernel_norm_axis(mof_kernel_ctx *kc, int64_t axis, int64_t rank, int64_t *out)
+{
+    *out = 0;
+    if (axis < -rank || axis >= rank)
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
+                                "axis %" PRId64 " is out of range for rank %" PRId64, axis,
+                                rank);
+    *out = axis < 0 ? axis + rank : axis;
+    return MOF_OK;
+}
+
+mof_status mof_kernel_axis(mof_kernel_ctx *kc, int64_t def, int64_t rank, int64_t *out)
+{
+    return mof_kernel_norm_axis(kc, mof_node_attr_int(kc->node, "axis", def), rank, out);
+}
+
+mof_status mof_kernel_unsupported_type(mof_kernel_ctx *kc, mof_dtype t)
+{
+    return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED, "%s tensors are not supported by %s",
+                            mof_dtype_name(t), mof_node_op_type(kc->node));
+}
+
+void mof_kernel_drop_unused(mof_kernel_ctx *kc, size_t n_out, mof_tensor **out)
+{
+    for (size_t i = 0; i < n_out; i++) {
+        if (out[i] && !mof_node_output(kc->node, i)) {
+            mof_tensor_unref(out[i]);
+            out[i] = NULL;
+        }
+    }
+}
+
+bool mof_string_assign(mof_string *d, const mof_string *s)
+{
+    char *data = mof_malloc(s->size);
+    if (!data)
+        return false;
+    if (s->size)
+        memcpy(data, s->data, s->size);
+    free(d->data);
+    d->data = data;
+    d->size = s->size;
+    return true;
+}
+
+bool mof_tensor_copy_elems(mof_tensor *dst, int64_t di, const mof_tensor *src, int64_t si,
+                           int64_t n)
+{
+    if (n <= 0)
+        return true;
+    if (dst->dtype != MOF_DTYPE_STRING) {
+        size_t es = mof_dtype_size(dst->dtype);
+        memcpy((char *)dst->data + (size_t)di * es, (const char *)src->data + (size_t)si * es,
+               (size_t)n * es);
+        return true;
+    }
+    mof_string *d = (mof_string *)dst->data + di;
+    const mof_string *s = (const mof_string *)src->data + si;
+    for (int64_t i = 0; i < n; i++)
+        if (!mof_string_assign(&d[i], &s[i]))
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ shapes */
 
 void mof_strides(size_t rank, const int64_t *dims, int64_t *strides)
 {
@@ -236,4 +343,85 @@ void mof_tensor_set_i64(mof_tensor *t, int64_t i, int64_t v)
     case MOF_DTYPE_BOOL: ((uint8_t *)d)[i] = v != 0; break;
     default: break;
     }
+}
+
+/* ------------------------------------------------------------------ shape functions */
+
+mof_status mof_infer_axis(mof_infer_ctx *ic, int64_t def, int64_t rank, int64_t *out)
+{
+    int64_t axis = mof_node_attr_int(ic->node, "axis", def);
+    *out = 0;
+    if (axis < -rank || axis >= rank)
+        return mof_infer_error(ic, "axis %" PRId64 " is out of range for rank %" PRId64, axis,
+                               rank);
+    *out = axis < 0 ? axis + rank : axis;
+    return MOF_OK;
+}
+
+mof_status mof_infer_like(mof_infer_ctx *ic, size_t k, const mof_shape *x, mof_dtype dtype)
+{
+    if (k >= ic->n_out)
+        return MOF_OK;
+    if (!x)
+        return mof_shape_set(&ic->out[k], dtype, -1, NULL, NULL);
+    return mof_shape_set(&ic->out[k], dtype, x->rank, x->dims, x->syms);
+}
+
+mof_status mof_infer_same(mof_infer_ctx *ic)
+{
+    const mof_shape *x = mof_infer_input(ic, 0);
+    return x ? mof_infer_like(ic, 0, x, x->dtype) : MOF_OK;
+}
+
+mof_status mof_infer_set_rank(mof_infer_ctx *ic, size_t k, mof_dtype dtype, int rank)
+{
+    if (k >= ic->n_out)
+        return MOF_OK;
+    return mof_shape_set(&ic->out[k], dtype, rank, NULL, NULL);
+}
+
+mof_status mof_dimvec_init(mof_dimvec *v, int rank)
+{
+    size_t n = rank > 0 ? (size_t)rank : 1;
+    v->rank = rank;
+    v->dims = mof_malloc(n * sizeof(*v->dims));
+    v->syms = mof_calloc(n, sizeof(*v->syms));
+    if (!v->dims || !v->syms) {
+        mof_dimvec_free(v);
+        return MOF_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        v->dims[i] = -1;
+    return MOF_OK;
+}
+
+void mof_dimvec_free(mof_dimvec *v)
+{
+    free(v->dims);
+    free(v->syms);
+    v->dims = NULL;
+    v->syms = NULL;
+}
+
+void mof_dimvec_take(mof_dimvec *v, int i, const mof_shape *s, int j)
+{
+    if (s->rank < 0 || j < 0 || j >= s->rank)
+        return;
+    v->dims[i] = s->dims[j];
+    v->syms[i] = s->dims[j] < 0 && s->syms ? s->syms[j] : NULL;
+}
+
+void mof_dimvec_set(mof_dimvec *v, int i, int64_t d)
+{
+    v->dims[i] = d >= 0 ? d : -1;
+    v->syms[i] = NULL;
+}
+
+mof_status mof_dimvec_emit(mof_infer_ctx *ic, size_t k, mof_dtype dtype, mof_dimvec *v)
+{
+    mof_status st = MOF_OK;
+    if (k < ic->n_out)
+        st = mof_shape_set(&ic->out[k], dtype, v->rank, v->dims, (char *const *)v->syms);
+    mof_dimvec_free(v);
+    return st;
 }

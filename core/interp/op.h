@@ -8,6 +8,8 @@
 #ifndef MOF_INTERP_OP_H
 #define MOF_INTERP_OP_H
 
+#include <stdarg.h>
+
 #include <mof/interp.h>
 
 #include "ir_private.h"
@@ -32,6 +34,13 @@ typedef mof_status (*mof_kernel_fn)(mof_kernel_ctx *kc, size_t n_in, mof_tensor 
  * returns the status. */
 MOF_INTERNAL mof_status mof_kernel_error(mof_kernel_ctx *kc, mof_status status,
                                          const char *fmt, ...) MOF_PRINTF(3, 4);
+
+/* Reports an error about node n, named by its name or else the name it was loaded
+ * under ("Relu#3"); returns status. */
+MOF_INTERNAL mof_status mof_node_error(mof_context *ctx, mof_status status, const mof_node *n,
+                                       const char *fmt, ...) MOF_PRINTF(4, 5);
+MOF_INTERNAL mof_status mof_node_verror(mof_context *ctx, mof_status status,
+                                        const mof_node *n, const char *fmt, va_list ap);
 
 /* Runs a subgraph of the running node (If branches, Loop bodies) with the given
  * inputs (its graph inputs, in order); values of enclosing graphs are read from the
@@ -100,6 +109,10 @@ extern MOF_INTERNAL const mof_op_def mof_ops_control[];
 extern MOF_INTERNAL const mof_op_def mof_ops_nn[];
 extern MOF_INTERNAL const mof_op_def mof_ops_shape[];
 extern MOF_INTERNAL const mof_op_def mof_ops_quant[];
+extern MOF_INTERNAL const mof_op_def mof_ops_einsum[];
+extern MOF_INTERNAL const mof_op_def mof_ops_detect[];
+extern MOF_INTERNAL const mof_op_def mof_ops_mof[];
+extern MOF_INTERNAL const mof_op_def mof_ops_layout[];
 
 /* The row implementing op_type of domain at opset, or NULL. */
 MOF_INTERNAL const mof_op_def *mof_op_find(const char *domain, const char *op_type,

@@ -11,14 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp/op.h"
+#include "interp/kernel.h"
 
 /* ------------------------------------------------------------------ helpers */
-
-static size_t elem_size(mof_dtype t)
-{
-    return t == MOF_DTYPE_STRING ? sizeof(mof_string) : mof_dtype_size(t);
-}
 
 static void unref_all(mof_tensor **ts, size_t n)
 {
@@ -30,25 +25,14 @@ static void unref_all(mof_tensor **ts, size_t n)
     }
 }
 
-/* Copies n elements; strings are duplicated. */
-static bool copy_elems(mof_dtype t, void *dst, const void *src, int64_t n)
+/* dst[i] takes over src[i] (dst's old reference dropped, src[i] cleared). */
+static void move_refs(mof_tensor **dst, mof_tensor **src, size_t n)
 {
-    if (t != MOF_DTYPE_STRING) {
-        if (n)
-            memcpy(dst, src, (size_t)n * mof_dtype_size(t));
-        return true;
+    for (size_t i = 0; i < n; i++) {
+        mof_tensor_unref(dst[i]);
+        dst[i] = src[i];
+        src[i] = NULL;
     }
-    const mof_string *s = src;
-    mof_string *d = dst;
-    for (int64_t i = 0; i < n; i++) {
-        d[i].data = mof_malloc(s[i].size ? s[i].size : 1);
-        if (!d[i].data)
-            return false;
-        if (s[i].size)
-            memcpy(d[i].data, s[i].data, s[i].size);
-        d[i].size = s[i].size;
-    }
-    return true;
 }
 
 static bool same_shape(const mof_tensor *a, const mof_tensor *b)
@@ -81,7 +65,7 @@ static mof_status stack(mof_kernel_ctx *kc, mof_tensor *const *ts, size_t n, int
                 free(d);
             }
         }
-        return *out ? MOF_OK : mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        return *out ? MOF_OK : mof_kernel_nomem(kc);
     }
     const mof_tensor *t0 = ts[0];
     for (size_t i = 1; i < n; i++) {
@@ -96,30 +80,49 @@ static mof_status stack(mof_kernel_ctx *kc, mof_tensor *const *ts, size_t n, int
                                 "output axis %" PRId64 " is out of range", axis);
     int64_t *d = mof_calloc(r + 1, sizeof(*d));
     if (!d)
-        return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        return mof_kernel_nomem(kc);
     for (size_t i = 0, j = 0; i <= r; i++)
         d[i] = i == (size_t)axis ? (int64_t)n : t0->dims[j++];
     mof_tensor *y = mof_tensor_create(t0->dtype, r + 1, d);
     free(d);
     if (!y)
-        return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        return mof_kernel_nomem(kc);
     int64_t outer = mof_dims_numel((size_t)axis, t0->dims);
     int64_t inner = mof_dims_numel(r - (size_t)axis, t0->dims + axis);
-    size_t es = elem_size(t0->dtype);
-    char *dst = y->data;
     for (size_t i = 0; i < n; i++) {
-        size_t p = reverse ? n - 1 - i : i;
-        const char *src = ts[i]->data;
+        int64_t p = (int64_t)(reverse ? n - 1 - i : i);
         for (int64_t o = 0; o < outer; o++) {
-            if (!copy_elems(t0->dtype, dst + (size_t)((o * (int64_t)n + (int64_t)p) * inner) * es,
-                            src + (size_t)(o * inner) * es, inner)) {
+            if (!mof_tensor_copy_elems(y, (o * (int64_t)n + p) * inner, ts[i], o * inner,
+                                       inner)) {
                 mof_tensor_unref(y);
-                return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+                return mof_kernel_nomem(kc);
             }
         }
     }
     *out = y;
     return MOF_OK;
+}
+
+/* Stacks the n per-iteration values ts of output `index` of a loop body along axis (a
+ * negative one counts from the end of the result); without iterations the result
+ * takes the element type and shape the body declares. */
+static mof_status stack_output(mof_kernel_ctx *kc, const mof_graph *body, size_t index,
+                               mof_tensor *const *ts, size_t n, int64_t axis, bool reverse,
+                               mof_tensor **out)
+{
+    const mof_value *bv = mof_graph_output(body, index);
+    int rank = mof_value_rank(bv);
+    if (axis < 0)
+        axis += (n > 0 ? (int64_t)ts[0]->rank : rank) + 1;
+    int64_t *dims = mof_calloc(rank > 0 ? (size_t)rank : 1, sizeof(*dims));
+    if (!dims)
+        return mof_kernel_nomem(kc);
+    for (int i = 0; i < rank; i++)
+        dims[i] = mof_value_dim(bv, (size_t)i);
+    mof_dtype dt = mof_value_dtype(bv);
+    mof_status st = stack(kc, ts, n, axis, reverse, dt ? dt : MOF_DTYPE_FLOAT, rank, dims, out);
+    free(dims);
+    return st;
 }
 
 /* The slice t[..., j, ...] along axis (that dim removed). */
@@ -129,25 +132,21 @@ static mof_status slice_at(mof_kernel_ctx *kc, const mof_tensor *t, size_t axis,
     size_t r = t->rank;
     int64_t *d = mof_calloc(r ? r : 1, sizeof(*d));
     if (!d)
-        return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        return mof_kernel_nomem(kc);
     for (size_t i = 0, k = 0; i < r; i++)
         if (i != axis)
             d[k++] = t->dims[i];
     mof_tensor *y = mof_tensor_create(t->dtype, r - 1, d);
     free(d);
     if (!y)
-        return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        return mof_kernel_nomem(kc);
     int64_t outer = mof_dims_numel(axis, t->dims);
     int64_t len = t->dims[axis];
     int64_t inner = mof_dims_numel(r - axis - 1, t->dims + axis + 1);
-    size_t es = elem_size(t->dtype);
-    const char *src = t->data;
-    char *dst = y->data;
     for (int64_t o = 0; o < outer; o++) {
-        if (!copy_elems(t->dtype, dst + (size_t)(o * inner) * es,
-                        src + (size_t)((o * len + j) * inner) * es, inner)) {
+        if (!mof_tensor_copy_elems(y, o * inner, t, (o * len + j) * inner, inner)) {
             mof_tensor_unref(y);
-            return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+            return mof_kernel_nomem(kc);
         }
     }
     *out = y;
@@ -186,12 +185,7 @@ static mof_status k_if(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, s
     st = mof_interp_run_subgraph(kc, g, 0, NULL, n_out, out);
     if (st != MOF_OK)
         return st;
-    for (size_t i = 0; i < n_out; i++) {
-        if (!mof_node_output(kc->node, i)) {
-            mof_tensor_unref(out[i]);
-            out[i] = NULL;
-        }
-    }
+    mof_kernel_drop_unused(kc, n_out, out);
     return MOF_OK;
 }
 
@@ -238,7 +232,7 @@ static mof_status k_loop(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     size_t n_iter = 0, cap_iter = 0;
     st = MOF_ERR_NOMEM;
     if (!bin || !bout || !scans) {
-        st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     for (size_t i = 0; i < n_carried; i++)
@@ -250,7 +244,7 @@ static mof_status k_loop(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
         uint8_t c = 1;
         bin[1] = mof_tensor_create_from(MOF_DTYPE_BOOL, 0, NULL, &c);
         if (!bin[0] || !bin[1]) {
-            st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+            st = mof_kernel_nomem(kc);
             goto done;
         }
         st = mof_interp_run_subgraph(kc, body, n_bin, bin, n_bout, bout);
@@ -260,24 +254,21 @@ static mof_status k_loop(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
         if (has_cond && (st = bool_scalar(kc, bout[0], "the body's condition output",
                                           &keep_going)) != MOF_OK)
             goto done;
-        for (size_t i = 0; i < n_carried; i++) {
-            mof_tensor_unref(bin[2 + i]);
-            bin[2 + i] = bout[1 + i];
-            bout[1 + i] = NULL;
-        }
+        move_refs(bin + 2, bout + 1, n_carried);
         if (n_scan) {
             if (n_iter == cap_iter) {
                 size_t ncap = cap_iter ? 2 * cap_iter : 16;
                 for (size_t k = 0; k < n_scan; k++) {
                     mof_tensor **g = mof_reallocarray(scans[k], ncap, sizeof(*g));
                     if (!g) {
-                        st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+                        st = mof_kernel_nomem(kc);
                         goto done;
                     }
                     scans[k] = g;
                 }
                 cap_iter = ncap;
             }
+            /* The new slots are uninitialized: assigned, not moved into. */
             for (size_t k = 0; k < n_scan; k++) {
                 scans[k][n_iter] = bout[1 + n_carried + k];
                 bout[1 + n_carried + k] = NULL;
@@ -286,24 +277,10 @@ static mof_status k_loop(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
         n_iter++;
         unref_all(bout, n_bout);
     }
-    for (size_t i = 0; i < n_carried; i++) {
-        out[i] = bin[2 + i];
-        bin[2 + i] = NULL;
-    }
+    move_refs(out, bin + 2, n_carried);
     for (size_t k = 0; k < n_scan; k++) {
-        const mof_value *bv = mof_graph_output(body, 1 + n_carried + k);
-        int rank = mof_value_rank(bv);
-        int64_t *dims = mof_calloc(rank > 0 ? (size_t)rank : 1, sizeof(*dims));
-        if (!dims) {
-            st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        for (int i = 0; i < rank; i++)
-            dims[i] = mof_value_dim(bv, (size_t)i);
-        mof_dtype dt = mof_value_dtype(bv);
-        st = stack(kc, scans[k], n_iter, 0, false, dt ? dt : MOF_DTYPE_FLOAT, rank, dims,
-                   &out[n_carried + k]);
-        free(dims);
+        st = stack_output(kc, body, 1 + n_carried + k, scans[k], n_iter, 0, false,
+                          &out[n_carried + k]);
         if (st != MOF_OK)
             goto done;
     }
@@ -320,12 +297,7 @@ done:
     free(scans);
     free(bin);
     free(bout);
-    for (size_t i = 0; i < n_out; i++) {
-        if (out[i] && !mof_node_output(kc->node, i)) {
-            mof_tensor_unref(out[i]);
-            out[i] = NULL;
-        }
-    }
+    mof_kernel_drop_unused(kc, n_out, out);
     return st;
 }
 
@@ -376,7 +348,7 @@ static mof_status k_scan(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     mof_tensor ***scans = mof_calloc(n_scan_out ? n_scan_out : 1, sizeof(*scans));
     int64_t len = -1, done_iters = 0;
     if (!in_dirs || !in_axes || !out_dirs || !out_axes || !bin || !bout || !scans) {
-        st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     if ((st = scan_ints(kc, "scan_input_directions", n_scan_in, in_dirs)) != MOF_OK ||
@@ -405,7 +377,7 @@ static mof_status k_scan(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     for (size_t k = 0; k < n_scan_out; k++) {
         scans[k] = mof_calloc(len ? (size_t)len : 1, sizeof(**scans));
         if (!scans[k]) {
-            st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+            st = mof_kernel_nomem(kc);
             goto done;
         }
     }
@@ -423,39 +395,15 @@ static mof_status k_scan(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
         st = mof_interp_run_subgraph(kc, body, n_bin, bin, n_bout, bout);
         if (st != MOF_OK)
             goto done;
-        for (size_t i = 0; i < n_state; i++) {
-            mof_tensor_unref(bin[i]);
-            bin[i] = bout[i];
-            bout[i] = NULL;
-        }
-        for (size_t k = 0; k < n_scan_out; k++) {
-            scans[k][it] = bout[n_state + k];
-            bout[n_state + k] = NULL;
-        }
+        move_refs(bin, bout, n_state);
+        for (size_t k = 0; k < n_scan_out; k++)
+            move_refs(&scans[k][it], &bout[n_state + k], 1);
         done_iters++;
     }
-    for (size_t i = 0; i < n_state; i++) {
-        out[i] = bin[i];
-        bin[i] = NULL;
-    }
+    move_refs(out, bin, n_state);
     for (size_t k = 0; k < n_scan_out; k++) {
-        const mof_value *bv = mof_graph_output(body, n_state + k);
-        int rank = mof_value_rank(bv);
-        int64_t axis = out_axes[k];
-        int64_t r_out = (len > 0 ? (int64_t)scans[k][0]->rank : rank) + 1;
-        if (axis < 0)
-            axis += r_out;
-        int64_t *dims = mof_calloc(rank > 0 ? (size_t)rank : 1, sizeof(*dims));
-        if (!dims) {
-            st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        for (int i = 0; i < rank; i++)
-            dims[i] = mof_value_dim(bv, (size_t)i);
-        mof_dtype dt = mof_value_dtype(bv);
-        st = stack(kc, scans[k], (size_t)done_iters, axis, out_dirs[k] != 0,
-                   dt ? dt : MOF_DTYPE_FLOAT, rank, dims, &out[n_state + k]);
-        free(dims);
+        st = stack_output(kc, body, n_state + k, scans[k], (size_t)done_iters, out_axes[k],
+                          out_dirs[k] != 0, &out[n_state + k]);
         if (st != MOF_OK)
             goto done;
     }
@@ -476,12 +424,7 @@ done:
     free(in_axes);
     free(out_dirs);
     free(out_axes);
-    for (size_t i = 0; i < n_out; i++) {
-        if (out[i] && !mof_node_output(kc->node, i)) {
-            mof_tensor_unref(out[i]);
-            out[i] = NULL;
-        }
-    }
+    mof_kernel_drop_unused(kc, n_out, out);
     return st;
 }
 
@@ -545,7 +488,7 @@ static mof_status k_scan8(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
     mof_tensor **bout = mof_calloc(n_bout, sizeof(*bout));
     mof_tensor **finals = mof_calloc(n_state * (size_t)batch + 1, sizeof(*finals));
     if (!bin || !bout || !finals) {
-        st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     for (int64_t b = 0; b < batch; b++) {
@@ -569,11 +512,7 @@ static mof_status k_scan8(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
             }
             if ((st = mof_interp_run_subgraph(kc, body, n_bin, bin, n_bout, bout)) != MOF_OK)
                 goto done;
-            for (size_t i = 0; i < n_state; i++) {
-                mof_tensor_unref(bin[i]);
-                bin[i] = bout[i];
-                bout[i] = NULL;
-            }
+            move_refs(bin, bout, n_state);
             for (size_t k = 0; k < n_scan_out; k++) {
                 mof_tensor *e = bout[n_state + k];
                 mof_tensor **o = &out[n_state + k];
@@ -581,7 +520,7 @@ static mof_status k_scan8(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
                     /* [batch, max_len, element dims...], zero-filled. */
                     int64_t *d = mof_calloc(e->rank + 2, sizeof(*d));
                     if (!d) {
-                        st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+                        st = mof_kernel_nomem(kc);
                         goto done;
                     }
                     d[0] = batch;
@@ -591,7 +530,7 @@ static mof_status k_scan8(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
                     *o = mof_tensor_create(e->dtype, e->rank + 2, d);
                     free(d);
                     if (!*o) {
-                        st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+                        st = mof_kernel_nomem(kc);
                         goto done;
                     }
                 }
@@ -602,19 +541,15 @@ static mof_status k_scan8(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
                                           "iterations", k);
                     goto done;
                 }
-                size_t es = elem_size(e->dtype);
-                char *dst = (char *)(*o)->data + (size_t)((b * max_len + it) * en) * es;
-                if (!copy_elems(e->dtype, dst, e->data, en)) {
-                    st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+                if (!mof_tensor_copy_elems(*o, (b * max_len + it) * en, e, 0, en)) {
+                    st = mof_kernel_nomem(kc);
                     goto done;
                 }
             }
             unref_all(bout, n_bout);
         }
-        for (size_t i = 0; i < n_state; i++) {
-            finals[i * (size_t)batch + (size_t)b] = bin[i];
-            bin[i] = NULL;
-        }
+        for (size_t i = 0; i < n_state; i++)
+            move_refs(&finals[i * (size_t)batch + (size_t)b], &bin[i], 1);
         unref_all(bin, n_bin);
     }
     for (size_t i = 0; i < n_state; i++) {
@@ -632,7 +567,7 @@ static mof_status k_scan8(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
         int rank = mof_value_rank(bv);
         int64_t *d = mof_calloc((size_t)(rank > 0 ? rank : 0) + 2, sizeof(*d));
         if (!d) {
-            st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+            st = mof_kernel_nomem(kc);
             goto done;
         }
         d[0] = batch;
@@ -644,7 +579,7 @@ static mof_status k_scan8(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
                                              (size_t)(rank > 0 ? rank : 0) + 2, d);
         free(d);
         if (!out[n_state + k]) {
-            st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+            st = mof_kernel_nomem(kc);
             goto done;
         }
     }
@@ -658,36 +593,11 @@ done:
     free(bin);
     free(bout);
     free(finals);
-    for (size_t i = 0; i < n_out; i++) {
-        if (out[i] && !mof_node_output(kc->node, i)) {
-            mof_tensor_unref(out[i]);
-            out[i] = NULL;
-        }
-    }
+    mof_kernel_drop_unused(kc, n_out, out);
     return st;
 }
 
 /* ------------------------------------------------------------------ shape functions */
-
-/* The declared (or inferred) type of a subgraph's value as a mof_shape. */
-static mof_status shape_of(const mof_value *v, mof_shape *s)
-{
-    int rank = mof_value_rank(v);
-    size_t n = rank > 0 ? (size_t)rank : 1;
-    int64_t *dims = mof_calloc(n, sizeof(*dims));
-    const char **syms = mof_calloc(n, sizeof(*syms));
-    mof_status st = MOF_ERR_NOMEM;
-    if (dims && syms) {
-        for (int i = 0; i < rank; i++) {
-            dims[i] = mof_value_dim(v, (size_t)i);
-            syms[i] = mof_value_dim_symbol(v, (size_t)i);
-        }
-        st = mof_shape_set(s, mof_value_dtype(v), rank, dims, (char *const *)syms);
-    }
-    free(dims);
-    free(syms);
-    return st;
-}
 
 /* What two possible types of one value have in common. */
 static mof_status shape_merge(mof_shape *out, const mof_shape *a, const mof_shape *b)
@@ -721,9 +631,9 @@ static mof_status infer_if(mof_infer_ctx *ic)
     mof_status st = MOF_OK;
     for (size_t i = 0; i < ic->n_out && st == MOF_OK; i++) {
         mof_shape a = {0}, b = {0};
-        st = shape_of(mof_graph_output(t, i), &a);
+        st = mof_shape_of_value(mof_graph_output(t, i), &a);
         if (st == MOF_OK)
-            st = shape_of(mof_graph_output(e, i), &b);
+            st = mof_shape_of_value(mof_graph_output(e, i), &b);
         if (st == MOF_OK)
             st = shape_merge(&ic->out[i], &a, &b);
         mof_shape_clear(&a);
@@ -779,7 +689,7 @@ static mof_status infer_loop(mof_infer_ctx *ic)
     mof_status st = MOF_OK;
     for (size_t i = 0; i < ic->n_out && st == MOF_OK; i++) {
         mof_shape b = {0};
-        st = shape_of(mof_graph_output(body, 1 + i), &b);
+        st = mof_shape_of_value(mof_graph_output(body, 1 + i), &b);
         if (st != MOF_OK)
             break;
         if (i < n_carried) {
@@ -823,7 +733,7 @@ static mof_status infer_scan8(mof_infer_ctx *ic)
             continue;
         }
         mof_shape b = {0}, tmp = {0};
-        st = shape_of(mof_graph_output(body, i), &b);
+        st = mof_shape_of_value(mof_graph_output(body, i), &b);
         if (st == MOF_OK)
             st = shape_insert(&tmp, &b, 0, len);
         if (st == MOF_OK)
@@ -861,7 +771,7 @@ static mof_status infer_scan(mof_infer_ctx *ic)
     mof_status st = MOF_OK;
     for (size_t i = 0; i < ic->n_out && st == MOF_OK; i++) {
         mof_shape b = {0};
-        st = shape_of(mof_graph_output(body, i), &b);
+        st = mof_shape_of_value(mof_graph_output(body, i), &b);
         if (st != MOF_OK)
             break;
         if (i < n_state) {

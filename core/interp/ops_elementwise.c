@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp/op.h"
+#include "interp/kernel.h"
 
 /* ------------------------------------------------------------------ types */
 
@@ -53,29 +53,6 @@ static unsigned dtype_class(mof_dtype t)
     }
 }
 
-static mof_status unsupported_type(mof_kernel_ctx *kc, mof_dtype t)
-{
-    return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED, "%s tensors are not supported by %s",
-                            mof_dtype_name(t), mof_node_op_type(kc->node));
-}
-
-static mof_tensor *new_tensor(mof_kernel_ctx *kc, mof_dtype dtype, size_t rank,
-                              const int64_t *dims)
-{
-    mof_tensor *t = mof_tensor_create(dtype, rank, dims);
-    if (!t)
-        mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory for a %s tensor of %" PRId64
-                         " elements", mof_dtype_name(dtype), mof_dims_numel(rank, dims));
-    return t;
-}
-
-static mof_status need_input(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t i)
-{
-    if (i < n_in && in[i])
-        return MOF_OK;
-    return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "input %zu is missing", i);
-}
-
 /* The value of a scalar (or one-element) input as double / int64. */
 static mof_status scalar_f64(mof_kernel_ctx *kc, const mof_tensor *t, const char *what,
                              double *v)
@@ -84,7 +61,7 @@ static mof_status scalar_f64(mof_kernel_ctx *kc, const mof_tensor *t, const char
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "%s must be a scalar, it has %"
                                 PRId64 " elements", what, t->numel);
     if (!dtype_class(t->dtype))
-        return unsupported_type(kc, t->dtype);
+        return mof_kernel_unsupported_type(kc, t->dtype);
     *v = mof_tensor_get_f64(t, 0);
     return MOF_OK;
 }
@@ -189,6 +166,37 @@ static void bcast_next(bcast *b)
     }
 }
 
+/* True when b's dims fit a's from `axis` on (each equal or 1). */
+static bool fits_at(const mof_tensor *a, const mof_tensor *b, int64_t axis)
+{
+    if (axis < 0 || (size_t)axis + b->rank > a->rank)
+        return false;
+    for (size_t i = 0; i < b->rank; i++)
+        if (b->dims[i] != a->dims[(size_t)axis + i] && b->dims[i] != 1)
+            return false;
+    return true;
+}
+
+/* *view receives b with a's rank, its dims placed at `axis` (which fits_at checked) and
+ * 1 elsewhere; a one-element b is a scalar. It borrows b's data; its dims are
+ * *vdims, owned by the caller. */
+static mof_status view_at(mof_kernel_ctx *kc, const mof_tensor *a, const mof_tensor *b,
+                          int64_t axis, mof_tensor *view, int64_t **vdims)
+{
+    int64_t *d = mof_calloc(a->rank ? a->rank : 1, sizeof(*d));
+    if (!d)
+        return mof_kernel_nomem(kc);
+    for (size_t i = 0; i < a->rank; i++)
+        d[i] = 1;
+    for (size_t i = 0; b->numel != 1 && i < b->rank; i++)
+        d[(size_t)axis + i] = b->dims[i];
+    *view = *b;
+    view->rank = a->rank;
+    view->dims = d;
+    *vdims = d;
+    return MOF_OK;
+}
+
 /* Before opset 7, Add & co. take B as is (same shape as A) unless broadcast=1, which
  * aligns B with A's dims from `axis` (default: the trailing dims). *view receives B
  * with A's rank (it borrows B's data; dims points into vdims, owned by the caller). */
@@ -210,31 +218,13 @@ static mof_status legacy_broadcast(mof_kernel_ctx *kc, const mof_tensor *a, cons
     if (axis < 0)
         axis += (int64_t)a->rank;
     /* A one-element B is a scalar, whatever its shape. */
-    bool scalar = b->numel == 1;
-    if (!scalar && (axis < 0 || (size_t)axis + b->rank > a->rank))
+    if (b->numel != 1 && (axis < 0 || (size_t)axis + b->rank > a->rank))
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "axis %" PRId64 " is out of range",
                                 axis);
-    int64_t *d = mof_calloc(a->rank ? a->rank : 1, sizeof(*d));
-    if (!d)
-        return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < a->rank; i++)
-        d[i] = 1;
-    if (!scalar) {
-        for (size_t i = 0; i < b->rank; i++) {
-            int64_t bd = b->dims[i], ad = a->dims[(size_t)axis + i];
-            if (bd != ad && bd != 1) {
-                free(d);
-                return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
-                                        "B's dim %zu (%" PRId64 ") does not match A's dim %"
-                                        PRId64 " (%" PRId64 ")", i, bd, axis + (int64_t)i, ad);
-            }
-            d[(size_t)axis + i] = bd;
-        }
-    }
-    view->rank = a->rank;
-    view->dims = d;
-    *vdims = d;
-    return MOF_OK;
+    if (b->numel != 1 && !fits_at(a, b, axis))
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
+                                "B's dims do not match A's dims from axis %" PRId64, axis);
+    return view_at(kc, a, b, b->numel == 1 ? 0 : axis, view, vdims);
 }
 
 /* ------------------------------------------------------------------ unary ops */
@@ -412,7 +402,7 @@ static mof_status k_unary(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
 {
     const mof_node *n = kc->node;
     const unop *u = find_unop(mof_node_op_type(n));
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     if (!u)
@@ -423,7 +413,7 @@ static mof_status k_unary(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
     if ((is_not && cls != CLS_BOOL) || (!is_not && cls == CLS_BOOL) ||
         (cls == CLS_FLOAT && !u->f) || (cls == CLS_SIGNED && !u->s) ||
         (cls == CLS_UNSIGNED && !u->u) || !cls)
-        return unsupported_type(kc, x->dtype);
+        return mof_kernel_unsupported_type(kc, x->dtype);
     uparams p = {
         .alpha = mof_node_attr_float(n, "alpha", u->alpha),
         .beta = mof_node_attr_float(n, "beta", u->beta),
@@ -440,7 +430,8 @@ static mof_status k_unary(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
                                     "approximate must be 'none' or 'tanh', not '%s'", a);
         p.gelu_tanh = !strcmp(a, "tanh");
     }
-    mof_tensor *y = new_tensor(kc, u->to_bool ? MOF_DTYPE_BOOL : x->dtype, x->rank, x->dims);
+    mof_dtype yt = u->to_bool ? MOF_DTYPE_BOOL : x->dtype;
+    mof_tensor *y = mof_kernel_new_tensor(kc, yt, x->rank, x->dims);
     if (!y)
         return MOF_ERR_NOMEM;
     int64_t count = x->numel;
@@ -468,14 +459,14 @@ static mof_status k_unary(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
 static mof_status k_clip(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
                          mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
     unsigned cls = dtype_class(x->dtype);
     if (!(cls & CLS_NUM))
-        return unsupported_type(kc, x->dtype);
-    mof_tensor *y = new_tensor(kc, x->dtype, x->rank, x->dims);
+        return mof_kernel_unsupported_type(kc, x->dtype);
+    mof_tensor *y = mof_kernel_new_tensor(kc, x->dtype, x->rank, x->dims);
     if (!y)
         return MOF_ERR_NOMEM;
     if (cls == CLS_FLOAT) {
@@ -529,30 +520,39 @@ fail:
     return st;
 }
 
+/* PRelu: the slope broadcasts to X (unidirectionally). Before opset 7 a slope that
+ * fits X's dims from axis 1 on is per channel (Caffe2's rule, which PyTorch's exports
+ * of that time rely on: a slope of [C] for [N, C, ...]). */
 static mof_status k_prelu(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
                           mof_tensor **out)
 {
     mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK || (st = need_input(kc, n_in, in, 1)))
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK)
         return st;
     const mof_tensor *x = in[0], *slope = in[1];
     unsigned cls = dtype_class(x->dtype);
     if (!(cls & (CLS_FLOAT | CLS_SIGNED)) || slope->dtype != x->dtype)
-        return unsupported_type(kc, cls ? slope->dtype : x->dtype);
+        return mof_kernel_unsupported_type(kc, cls ? slope->dtype : x->dtype);
+    mof_tensor view;
+    int64_t *vdims = NULL;
+    if (kc->opset < 7 && slope->numel != 1 && slope->rank < x->rank && fits_at(x, slope, 1)) {
+        if ((st = view_at(kc, x, slope, 1, &view, &vdims)) != MOF_OK)
+            return st;
+        slope = &view;
+    }
     bcast b;
     const mof_tensor *ts[2] = {x, slope};
+    mof_tensor *y = NULL;
     if ((st = bcast_init(kc, &b, 2, ts)) != MOF_OK)
-        return st;
-    /* The slope broadcasts to X (unidirectionally): the output has X's shape. */
+        goto done;
     if (b.rank != x->rank || (x->rank && memcmp(b.dims, x->dims, x->rank * sizeof(int64_t)))) {
-        bcast_free(&b);
-        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
-                                "the slope does not broadcast to the shape of X");
+        st = mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
+                              "the slope does not broadcast to the shape of X");
+        goto done;
     }
-    mof_tensor *y = new_tensor(kc, x->dtype, x->rank, x->dims);
-    if (!y) {
-        bcast_free(&b);
-        return MOF_ERR_NOMEM;
+    if (!(y = mof_kernel_new_tensor(kc, x->dtype, x->rank, x->dims))) {
+        st = MOF_ERR_NOMEM;
+        goto done;
     }
     for (int64_t i = 0; i < b.numel; i++, bcast_next(&b)) {
         if (cls == CLS_FLOAT) {
@@ -564,9 +564,11 @@ static mof_status k_prelu(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
             mof_tensor_set_i64(y, i, v < 0 ? (int64_t)((uint64_t)v * (uint64_t)s) : v);
         }
     }
+done:
     bcast_free(&b);
-    out[0] = y;
-    return MOF_OK;
+    mof_kernel_set_output(st, y, &out[0]);
+    free(vdims);
+    return st;
 }
 
 /* ------------------------------------------------------------------ binary and variadic */
@@ -738,12 +740,12 @@ static mof_status apply_binop(mof_kernel_ctx *kc, const binop *op, size_t n,
     unsigned cls = dtype_class(dt);
     if (!(cls & op->classes) || (cls == CLS_FLOAT && !op->f) ||
         ((cls == CLS_SIGNED || cls == CLS_BOOL) && !op->s) || (cls == CLS_UNSIGNED && !op->u))
-        return unsupported_type(kc, dt);
+        return mof_kernel_unsupported_type(kc, dt);
     bcast b;
     mof_status st = bcast_init(kc, &b, n, ts);
     if (st != MOF_OK)
         return st;
-    mof_tensor *y = new_tensor(kc, op->to_bool ? MOF_DTYPE_BOOL : dt, b.rank, b.dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, op->to_bool ? MOF_DTYPE_BOOL : dt, b.rank, b.dims);
     if (!y) {
         bcast_free(&b);
         return MOF_ERR_NOMEM;
@@ -797,13 +799,12 @@ static mof_status k_binary(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     if (is_variadic(name)) {
         if (n_in == 0)
             return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "at least one input is needed");
-        for (size_t i = 0; i < n_in; i++)
-            if ((st = need_input(kc, n_in, in, i)) != MOF_OK)
-                return st;
+        if ((st = mof_kernel_need_inputs(kc, n_in, in, n_in)) != MOF_OK)
+            return st;
         return apply_binop(kc, op, n_in, (const mof_tensor *const *)in,
                            !strcmp(name, "Mean"), out);
     }
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK || (st = need_input(kc, n_in, in, 1)))
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK)
         return st;
     if (n_in != 2)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "expected 2 inputs, got %zu", n_in);
@@ -838,7 +839,7 @@ static mof_status k_pow(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, 
                         mof_tensor **out)
 {
     mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK || (st = need_input(kc, n_in, in, 1)))
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
     mof_tensor view;
@@ -852,7 +853,7 @@ static mof_status k_pow(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, 
     unsigned xc = dtype_class(x->dtype), ec = dtype_class(e->dtype);
     if (!(xc & (CLS_FLOAT | CLS_SIGNED | CLS_UNSIGNED)) || !(ec & CLS_NUM)) {
         free(vdims);
-        return unsupported_type(kc, (xc & CLS_NUM) ? e->dtype : x->dtype);
+        return mof_kernel_unsupported_type(kc, (xc & CLS_NUM) ? e->dtype : x->dtype);
     }
     bcast b;
     const mof_tensor *ts[2] = {x, e};
@@ -860,7 +861,7 @@ static mof_status k_pow(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, 
         free(vdims);
         return st;
     }
-    mof_tensor *y = new_tensor(kc, x->dtype, b.rank, b.dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, x->dtype, b.rank, b.dims);
     if (!y) {
         bcast_free(&b);
         free(vdims);
@@ -895,9 +896,8 @@ static mof_status k_where(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
                           mof_tensor **out)
 {
     mof_status st;
-    for (size_t i = 0; i < 3; i++)
-        if ((st = need_input(kc, n_in, in, i)) != MOF_OK)
-            return st;
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 3)) != MOF_OK)
+        return st;
     const mof_tensor *c = in[0], *x = in[1], *yv = in[2];
     if (c->dtype != MOF_DTYPE_BOOL)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "the condition is %s, not bool",
@@ -909,7 +909,7 @@ static mof_status k_where(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
     const mof_tensor *ts[3] = {c, x, yv};
     if ((st = bcast_init(kc, &b, 3, ts)) != MOF_OK)
         return st;
-    mof_tensor *r = new_tensor(kc, x->dtype, b.rank, b.dims);
+    mof_tensor *r = mof_kernel_new_tensor(kc, x->dtype, b.rank, b.dims);
     if (!r) {
         bcast_free(&b);
         return MOF_ERR_NOMEM;
@@ -1005,7 +1005,7 @@ static mof_status cast_to_string(mof_kernel_ctx *kc, const mof_tensor *x, mof_te
 {
     unsigned cls = dtype_class(x->dtype);
     if (!(cls & CLS_NUM))
-        return unsupported_type(kc, x->dtype);
+        return mof_kernel_unsupported_type(kc, x->dtype);
     mof_string *s = y->data;
     for (int64_t i = 0; i < x->numel; i++) {
         char buf[64];
@@ -1029,7 +1029,7 @@ static mof_status cast_from_string(mof_kernel_ctx *kc, const mof_tensor *x, mof_
 {
     unsigned cls = dtype_class(y->dtype);
     if (!(cls & CLS_NUM))
-        return unsupported_type(kc, y->dtype);
+        return mof_kernel_unsupported_type(kc, y->dtype);
     const mof_string *s = x->data;
     for (int64_t i = 0; i < x->numel; i++) {
         char *str = mof_strndup(s[i].data ? s[i].data : "", s[i].size);
@@ -1070,8 +1070,8 @@ static mof_status cast_tensor(mof_kernel_ctx *kc, const mof_tensor *x, mof_dtype
     }
     unsigned from = dtype_class(x->dtype), tc = dtype_class(to);
     if ((!from && x->dtype != MOF_DTYPE_STRING) || (!tc && to != MOF_DTYPE_STRING))
-        return unsupported_type(kc, from ? to : x->dtype);
-    mof_tensor *y = new_tensor(kc, to, x->rank, x->dims);
+        return mof_kernel_unsupported_type(kc, from ? to : x->dtype);
+    mof_tensor *y = mof_kernel_new_tensor(kc, to, x->rank, x->dims);
     if (!y)
         return MOF_ERR_NOMEM;
     mof_status st = MOF_OK;
@@ -1114,7 +1114,7 @@ static mof_status cast_tensor(mof_kernel_ctx *kc, const mof_tensor *x, mof_dtype
 static mof_status k_cast(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
                          mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     int64_t raw;
@@ -1132,7 +1132,7 @@ static mof_status k_castlike(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
                              size_t n_out, mof_tensor **out)
 {
     mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK || (st = need_input(kc, n_in, in, 1)))
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK)
         return st;
     return cast_tensor(kc, in[0], in[1]->dtype, &out[0]);
 }
@@ -1142,7 +1142,7 @@ static mof_status k_castlike(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
 static mof_status k_identity(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                              size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     out[0] = mof_tensor_ref(in[0]);
@@ -1152,7 +1152,7 @@ static mof_status k_identity(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
 static mof_status k_dropout(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                             size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
@@ -1181,7 +1181,7 @@ static mof_status k_dropout(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
                                 "interpreter");
     if (n_out > 1 && mof_node_output(kc->node, 1)) {
         mof_dtype mt = kc->opset >= 10 ? MOF_DTYPE_BOOL : x->dtype;
-        mof_tensor *m = new_tensor(kc, mt, x->rank, x->dims);
+        mof_tensor *m = mof_kernel_new_tensor(kc, mt, x->rank, x->dims);
         if (!m)
             return MOF_ERR_NOMEM;
         for (int64_t i = 0; i < m->numel; i++)
@@ -1224,7 +1224,7 @@ static mof_status softmax_layout(mof_kernel_ctx *kc, const mof_tensor *x, int64_
 static mof_status k_softmax(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                             size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const char *op = mof_node_op_type(kc->node);
@@ -1232,11 +1232,11 @@ static mof_status k_softmax(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
                    : !strcmp(op, "LogSoftmax") ? SM_LOGSOFTMAX : SM_HARDMAX;
     const mof_tensor *x = in[0];
     if (dtype_class(x->dtype) != CLS_FLOAT)
-        return unsupported_type(kc, x->dtype);
+        return mof_kernel_unsupported_type(kc, x->dtype);
     int64_t outer = 0, len = 0, inner = 0;
     if ((st = softmax_layout(kc, x, &outer, &len, &inner)) != MOF_OK)
         return st;
-    mof_tensor *y = new_tensor(kc, x->dtype, x->rank, x->dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, x->dtype, x->rank, x->dims);
     if (!y)
         return MOF_ERR_NOMEM;
     for (int64_t o = 0; o < outer; o++) {
@@ -1275,37 +1275,18 @@ static mof_status k_softmax(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
 
 /* ------------------------------------------------------------------ shape functions */
 
-static const mof_shape *first_present(const mof_infer_ctx *ic, size_t i)
-{
-    return i < ic->n_in && ic->in[i].present ? &ic->in[i] : NULL;
-}
-
-/* out = the type of in with another element type (value not carried over). */
-static mof_status shape_like(mof_shape *out, const mof_shape *in, mof_dtype dtype)
-{
-    return mof_shape_set(out, dtype, in->rank, in->dims, in->syms);
-}
-
-static mof_status infer_same(mof_infer_ctx *ic)
-{
-    const mof_shape *x = first_present(ic, 0);
-    if (!x || ic->n_out < 1)
-        return MOF_OK;
-    return shape_like(&ic->out[0], x, x->dtype);
-}
-
 static mof_status infer_unary(mof_infer_ctx *ic)
 {
-    const mof_shape *x = first_present(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x || ic->n_out < 1)
         return MOF_OK;
     const unop *u = find_unop(mof_node_op_type(ic->node));
-    return shape_like(&ic->out[0], x, u && u->to_bool ? MOF_DTYPE_BOOL : x->dtype);
+    return mof_infer_like(ic, 0, x, u && u->to_bool ? MOF_DTYPE_BOOL : x->dtype);
 }
 
 static mof_status infer_identity(mof_infer_ctx *ic)
 {
-    mof_status st = infer_same(ic);
+    mof_status st = mof_infer_same(ic);
     if (st == MOF_OK && ic->n_out >= 1 && ic->n_in >= 1)
         ic->out[0].value = ic->in[0].value;
     return st;
@@ -1336,7 +1317,7 @@ static mof_status infer_broadcast(mof_infer_ctx *ic)
     bool variadic = is_variadic(op);
     if (!variadic && ic->opset < 7) {
         /* Legacy broadcasting: the output has A's shape. */
-        return ic->in[0].present ? shape_like(&ic->out[0], &ic->in[0], dt) : MOF_OK;
+        return ic->in[0].present ? mof_infer_like(ic, 0, &ic->in[0], dt) : MOF_OK;
     }
     const mof_shape **ss = mof_calloc(ic->n_in, sizeof(*ss));
     if (!ss)
@@ -1359,12 +1340,12 @@ static mof_status infer_where(mof_infer_ctx *ic)
 
 static mof_status infer_prelu(mof_infer_ctx *ic)
 {
-    return infer_same(ic);
+    return mof_infer_same(ic);
 }
 
 static mof_status infer_cast(mof_infer_ctx *ic)
 {
-    const mof_shape *x = first_present(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x || ic->n_out < 1)
         return MOF_OK;
     int64_t raw;
@@ -1372,24 +1353,24 @@ static mof_status infer_cast(mof_infer_ctx *ic)
     if (to == MOF_DTYPE_UNDEFINED && raw <= 0)
         return mof_infer_error(ic, "attribute 'to' is missing or names no type");
     /* A type mof has no name for stays unknown; the shape is still the input's. */
-    return shape_like(&ic->out[0], x, to);
+    return mof_infer_like(ic, 0, x, to);
 }
 
 static mof_status infer_castlike(mof_infer_ctx *ic)
 {
-    const mof_shape *x = first_present(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x || ic->n_out < 1)
         return MOF_OK;
-    return shape_like(&ic->out[0], x, ic->n_in > 1 ? ic->in[1].dtype : MOF_DTYPE_UNDEFINED);
+    return mof_infer_like(ic, 0, x, ic->n_in > 1 ? ic->in[1].dtype : MOF_DTYPE_UNDEFINED);
 }
 
 static mof_status infer_dropout(mof_infer_ctx *ic)
 {
-    mof_status st = infer_same(ic);
-    const mof_shape *x = first_present(ic, 0);
+    mof_status st = mof_infer_same(ic);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (st != MOF_OK || !x || ic->n_out < 2 || !mof_node_output(ic->node, 1))
         return st;
-    return shape_like(&ic->out[1], x, ic->opset >= 10 ? MOF_DTYPE_BOOL : x->dtype);
+    return mof_infer_like(ic, 1, x, ic->opset >= 10 ? MOF_DTYPE_BOOL : x->dtype);
 }
 
 /* ------------------------------------------------------------------ the table */
@@ -1409,7 +1390,7 @@ const mof_op_def mof_ops_elementwise[] = {
     UNARY("HardSwish", 14), UNARY("Softplus", 1), UNARY("Softsign", 1),
     UNARY("ThresholdedRelu", 10), UNARY("Mish", 18), UNARY("Gelu", 20),
     UNARY("Shrink", 9),
-    {"", "Clip", 1, 0, k_clip, infer_same},
+    {"", "Clip", 1, 0, k_clip, mof_infer_same},
     {"", "PRelu", 1, 0, k_prelu, infer_prelu},
     BINARY("Add", 1), BINARY("Sub", 1), BINARY("Mul", 1), BINARY("Div", 1),
     BINARY("Mod", 10), BINARY("Max", 1), BINARY("Min", 1), BINARY("Sum", 1),
@@ -1423,8 +1404,8 @@ const mof_op_def mof_ops_elementwise[] = {
     {"", "CastLike", 15, 23, k_castlike, infer_castlike},
     {"", "Identity", 1, 0, k_identity, infer_identity},
     {"", "Dropout", 1, 0, k_dropout, infer_dropout},
-    {"", "Softmax", 1, 0, k_softmax, infer_same},
-    {"", "LogSoftmax", 1, 0, k_softmax, infer_same},
-    {"", "Hardmax", 1, 0, k_softmax, infer_same},
+    {"", "Softmax", 1, 0, k_softmax, mof_infer_same},
+    {"", "LogSoftmax", 1, 0, k_softmax, mof_infer_same},
+    {"", "Hardmax", 1, 0, k_softmax, mof_infer_same},
     {0},
 };

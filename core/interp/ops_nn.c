@@ -1,7 +1,7 @@
 /* ops_nn.c: the interpreter's neural-network operators, each with its shape function:
- * Conv, ConvTranspose, MatMul, Gemm, MaxPool, AveragePool, GlobalAveragePool,
- * GlobalMaxPool, BatchNormalization, InstanceNormalization, LayerNormalization, Flatten
- * and LRN.
+ * Conv, ConvTranspose, MatMul, Gemm, MaxPool, AveragePool, LpPool, GlobalAveragePool,
+ * GlobalMaxPool, GlobalLpPool, MaxUnpool, BatchNormalization, InstanceNormalization,
+ * LayerNormalization, MeanVarianceNormalization, LpNormalization, Flatten and LRN.
  *
  * Numerics: the products (Conv, ConvTranspose, MatMul, Gemm) run in float through
  * mof_sgemm for float, float16 and bfloat16 tensors (the 16-bit types are widened and the
@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp/op.h"
+#include "interp/kernel.h"
 
 /* ------------------------------------------------------------------ diagnostics */
 
@@ -104,19 +104,6 @@ static void odo_next(int64_t *idx, const int64_t *dims, size_t n)
             return;
         idx[i] = 0;
     }
-}
-
-static bool is_real(mof_dtype t)
-{
-    return t == MOF_DTYPE_FLOAT || t == MOF_DTYPE_DOUBLE || t == MOF_DTYPE_FLOAT16 ||
-           t == MOF_DTYPE_BFLOAT16;
-}
-
-static bool is_int(mof_dtype t)
-{
-    return t == MOF_DTYPE_INT32 || t == MOF_DTYPE_INT64 || t == MOF_DTYPE_UINT32 ||
-           t == MOF_DTYPE_UINT64 || t == MOF_DTYPE_INT8 || t == MOF_DTYPE_UINT8 ||
-           t == MOF_DTYPE_INT16 || t == MOF_DTYPE_UINT16;
 }
 
 static mof_status bad_dtype(mof_kernel_ctx *kc, const char *what, mof_dtype t)
@@ -249,73 +236,9 @@ static bool bcast_strides(size_t rs, const int64_t *src, size_t r, const int64_t
 
 /* ------------------------------------------------------------------ shapes */
 
-/* An output shape under construction: all dims start unknown. */
-typedef struct dimvec {
-    int rank;
-    int64_t *dims;
-    const char **syms;
-} dimvec;
-
-static mof_status dimvec_init(dimvec *v, int rank)
-{
-    size_t n = rank > 0 ? (size_t)rank : 1;
-    v->rank = rank;
-    v->dims = mof_malloc(n * sizeof(*v->dims));
-    v->syms = mof_calloc(n, sizeof(*v->syms));
-    if (!v->dims || !v->syms) {
-        free(v->dims);
-        free(v->syms);
-        v->dims = NULL;
-        v->syms = NULL;
-        return MOF_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        v->dims[i] = -1;
-    return MOF_OK;
-}
-
-static void dimvec_free(dimvec *v)
-{
-    free(v->dims);
-    free(v->syms);
-    v->dims = NULL;
-    v->syms = NULL;
-}
-
-/* v[i] = dim j of s (a number, a symbol or unknown). */
-static void dimvec_take(dimvec *v, int i, const mof_shape *s, int j)
-{
-    if (s->rank < 0 || j < 0 || j >= s->rank)
-        return;
-    v->dims[i] = s->dims[j];
-    v->syms[i] = s->dims[j] < 0 && s->syms ? s->syms[j] : NULL;
-}
-
-static mof_status dimvec_emit(dimvec *v, mof_shape *out, mof_dtype dtype)
-{
-    mof_status st = mof_shape_set(out, dtype, v->rank, v->dims, (char *const *)v->syms);
-    dimvec_free(v);
-    return st;
-}
-
 static bool shape_known(const mof_shape *s, size_t i)
 {
     return s->present && s->rank >= 0 && i < (size_t)s->rank && s->dims[i] >= 0;
-}
-
-/* Input i of a shape function, or NULL when omitted. */
-static const mof_shape *in_shape(const mof_infer_ctx *ic, size_t i)
-{
-    return i < ic->n_in && ic->in[i].present ? &ic->in[i] : NULL;
-}
-
-/* Output 0 gets input 0's type and shape (ops that keep the shape). */
-static mof_status infer_same(mof_infer_ctx *ic)
-{
-    const mof_shape *x = in_shape(ic, 0);
-    if (!x || ic->n_out < 1)
-        return MOF_OK;
-    return mof_shape_set(&ic->out[0], x->dtype, x->rank, x->dims, x->syms);
 }
 
 /* ------------------------------------------------------------------ geometry */
@@ -560,20 +483,21 @@ static bool geom_keeps_size(const geom *g, size_t i)
 /* Output dims of a spatial op: batch from x, channels given (a number, else a symbol
  * or unknown), spatial from g (symbols carried where the size is unchanged). */
 static mof_status geom_emit(const geom *g, const mof_shape *x, int64_t channels,
-                            const char *channels_sym, mof_shape *out, mof_dtype dtype)
+                            const char *channels_sym, mof_infer_ctx *ic, size_t k,
+                            mof_dtype dtype)
 {
-    dimvec v;
-    if (dimvec_init(&v, (int)g->n + 2) != MOF_OK)
+    mof_dimvec v;
+    if (mof_dimvec_init(&v, (int)g->n + 2) != MOF_OK)
         return MOF_ERR_NOMEM;
-    dimvec_take(&v, 0, x, 0);
+    mof_dimvec_take(&v, 0, x, 0);
     v.dims[1] = channels;
     v.syms[1] = channels < 0 ? channels_sym : NULL;
     for (size_t i = 0; i < g->n; i++) {
         v.dims[i + 2] = g->out[i];
         if (g->out[i] < 0 && x->rank >= 0 && geom_keeps_size(g, i))
-            dimvec_take(&v, (int)i + 2, x, (int)i + 2);
+            mof_dimvec_take(&v, (int)i + 2, x, (int)i + 2);
     }
-    return dimvec_emit(&v, out, dtype);
+    return mof_dimvec_emit(ic, k, dtype, &v);
 }
 
 /* ------------------------------------------------------------------ tap tables */
@@ -807,7 +731,7 @@ static mof_status conv_check(mof_kernel_ctx *kc, bool transpose, size_t n_in,
 {
     where w = {.kc = kc};
     const mof_tensor *x = in[0], *wt = in[1], *b = n_in > 2 ? in[2] : NULL;
-    if (!is_real(x->dtype))
+    if (!mof_dtype_is_float(x->dtype))
         return bad_dtype(kc, "input X", x->dtype);
     if (wt->dtype != x->dtype || (b && b->dtype != x->dtype))
         return fail(&w, "X, W and B must have one type (X is %s, W %s%s%s)",
@@ -846,73 +770,12 @@ static mof_status conv_check(mof_kernel_ctx *kc, bool transpose, size_t n_in,
     return MOF_OK;
 }
 
-static mof_status conv_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
-                           mof_tensor **out)
-{
-    where w = {.kc = kc};
-    conv_dims cd;
-    mof_status st = conv_check(kc, false, n_in, in, &cd);
-    if (st != MOF_OK)
-        return st;
-    const mof_tensor *x = in[0], *wt = in[1], *b = n_in > 2 ? in[2] : NULL;
-    size_t n = x->rank - 2;
-    geom g;
-    taps t = {0};
-    float *xo = NULL, *wo = NULL, *bo = NULL, *yo = NULL;
-    int64_t *ydims = NULL;
-    if ((st = geom_parse(&w, GEOM_CONV, n, wt->dims + 2, &g)) != MOF_OK ||
-        (st = geom_output(&w, &g, x->dims + 2)) != MOF_OK)
-        goto done;
-    st = MOF_ERR_NOMEM;
-    if (!(ydims = mof_malloc((n + 2) * sizeof(int64_t))))
-        goto oom;
-    ydims[0] = cd.batch;
-    ydims[1] = cd.c_out;
-    memcpy(ydims + 2, g.out, n * sizeof(int64_t));
-    if ((st = new_output(kc, &out[0], x->dtype, n + 2, ydims)) != MOF_OK)
-        goto done;
-    if (out[0]->numel == 0) {
-        st = MOF_OK;
-        goto done;
-    }
-    if (!taps_build(&t, &g, g.out, g.in))
-        goto oom;
-    cd.in_size = prod(g.in, n);
-    cd.out_size = t.size;
-    if (x->dtype == MOF_DTYPE_DOUBLE) {
-        conv_direct_f64(&t, &cd, x->data, wt->data, b ? b->data : NULL, out[0]->data);
-    } else {
-        const float *xv = f32_view(x, &xo), *wv = f32_view(wt, &wo);
-        const float *bv = b ? f32_view(b, &bo) : NULL;
-        float *yv = f32_dest(out[0], &yo);
-        if (!xv || !wv || (b && !bv) || !yv)
-            goto oom;
-        if (cd.c_in / cd.group == 1)
-            conv_direct_f32(&t, &cd, xv, wv, bv, yv);
-        else if (!conv_gemm_f32(&t, &g, &cd, xv, wv, bv, yv))
-            goto oom;
-        f32_store(out[0], yv);
-    }
-    st = MOF_OK;
-    goto done;
-oom:
-    st = nomem(&w);
-done:
-    free(xo);
-    free(wo);
-    free(bo);
-    free(yo);
-    free(ydims);
-    taps_free(&t);
-    geom_free(&g);
-    return st;
-}
-
 /* Conv and ConvTranspose: [N, M, spatial...]. */
 static mof_status conv_infer_common(mof_infer_ctx *ic, bool transpose)
 {
     where w = {.ic = ic};
-    const mof_shape *x = in_shape(ic, 0), *wt = in_shape(ic, 1), *b = in_shape(ic, 2);
+    const mof_shape *x = mof_infer_input(ic, 0), *wt = mof_infer_input(ic, 1);
+    const mof_shape *b = mof_infer_input(ic, 2);
     if (!x || ic->n_out < 1)
         return MOF_OK;
     mof_dtype dtype = x->dtype;
@@ -961,7 +824,7 @@ static mof_status conv_infer_common(mof_infer_ctx *ic, bool transpose)
         (st = geom_output(&w, &g, xin)) != MOF_OK)
         goto done;
     /* X's rank may have come from W: its dims are then all unknown. */
-    st = geom_emit(&g, x, c_out, NULL, &ic->out[0], dtype);
+    st = geom_emit(&g, x, c_out, NULL, ic, 0, dtype);
 done:
     free(wk);
     free(xin);
@@ -1066,12 +929,14 @@ static void convt_direct_f64(const taps *t, const conv_dims *cd, const double *x
     }
 }
 
-static mof_status convt_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
-                            size_t n_out, mof_tensor **out)
+/* Conv, or (transpose) ConvTranspose: the geometry, then the product in double or
+ * through float (see the file comment). */
+static mof_status conv_common(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                              mof_tensor **out, bool transpose)
 {
     where w = {.kc = kc};
-    conv_dims cd;
-    mof_status st = conv_check(kc, true, n_in, in, &cd);
+    conv_dims cd = {0};
+    mof_status st = conv_check(kc, transpose, n_in, in, &cd);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0], *wt = in[1], *b = n_in > 2 ? in[2] : NULL;
@@ -1080,7 +945,8 @@ static mof_status convt_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
     taps t = {0};
     float *xo = NULL, *wo = NULL, *bo = NULL, *yo = NULL;
     int64_t *ydims = NULL;
-    if ((st = geom_parse(&w, GEOM_CONV_TRANSPOSE, n, wt->dims + 2, &g)) != MOF_OK ||
+    if ((st = geom_parse(&w, transpose ? GEOM_CONV_TRANSPOSE : GEOM_CONV, n, wt->dims + 2,
+                         &g)) != MOF_OK ||
         (st = geom_output(&w, &g, x->dims + 2)) != MOF_OK)
         goto done;
     if (!(ydims = mof_malloc((n + 2) * sizeof(int64_t))))
@@ -1092,19 +958,31 @@ static mof_status convt_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
         goto done;
     if (out[0]->numel == 0)
         goto done;
-    /* Iterate over input positions, scatter into output positions. */
-    if (!taps_build(&t, &g, g.in, g.out))
+    /* Conv iterates over output positions and gathers from the input; ConvTranspose
+     * iterates over input positions and scatters into the output. */
+    if (!(transpose ? taps_build(&t, &g, g.in, g.out) : taps_build(&t, &g, g.out, g.in)))
         goto oom;
-    cd.in_size = t.size;
+    cd.in_size = prod(g.in, n);
     cd.out_size = prod(g.out, n);
-    if (x->dtype == MOF_DTYPE_DOUBLE) {
-        convt_direct_f64(&t, &cd, x->data, wt->data, b ? b->data : NULL, out[0]->data);
+    const void *bd = b ? b->data : NULL;
+    if (x->dtype == MOF_DTYPE_DOUBLE && transpose) {
+        convt_direct_f64(&t, &cd, x->data, wt->data, bd, out[0]->data);
+    } else if (x->dtype == MOF_DTYPE_DOUBLE) {
+        conv_direct_f64(&t, &cd, x->data, wt->data, bd, out[0]->data);
     } else {
         const float *xv = f32_view(x, &xo), *wv = f32_view(wt, &wo);
         const float *bv = b ? f32_view(b, &bo) : NULL;
         float *yv = f32_dest(out[0], &yo);
-        if (!xv || !wv || (b && !bv) || !yv || !convt_gemm_f32(&t, &cd, xv, wv, bv, yv))
+        if (!xv || !wv || (b && !bv) || !yv)
             goto oom;
+        if (transpose) {
+            if (!convt_gemm_f32(&t, &cd, xv, wv, bv, yv))
+                goto oom;
+        } else if (cd.c_in / cd.group == 1) {
+            conv_direct_f32(&t, &cd, xv, wv, bv, yv);
+        } else if (!conv_gemm_f32(&t, &g, &cd, xv, wv, bv, yv)) {
+            goto oom;
+        }
         f32_store(out[0], yv);
     }
     goto done;
@@ -1119,6 +997,18 @@ done:
     taps_free(&t);
     geom_free(&g);
     return st;
+}
+
+static mof_status conv_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
+                           mof_tensor **out)
+{
+    return conv_common(kc, n_in, in, out, false);
+}
+
+static mof_status convt_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                            size_t n_out, mof_tensor **out)
+{
+    return conv_common(kc, n_in, in, out, true);
 }
 
 static mof_status convt_infer(mof_infer_ctx *ic)
@@ -1223,7 +1113,7 @@ static mof_status matmul_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
 {
     where w = {.kc = kc};
     const mof_tensor *a = in[0], *b = in[1];
-    if (!is_real(a->dtype) && !is_int(a->dtype))
+    if (!mof_dtype_is_float(a->dtype) && !mof_dtype_is_int(a->dtype))
         return bad_dtype(kc, "input A", a->dtype);
     if (b->dtype != a->dtype)
         return fail(&w, "A is %s but B is %s", mof_dtype_name(a->dtype),
@@ -1292,7 +1182,7 @@ done:
 static mof_status matmul_infer(mof_infer_ctx *ic)
 {
     where w = {.ic = ic};
-    const mof_shape *a = in_shape(ic, 0), *b = in_shape(ic, 1);
+    const mof_shape *a = mof_infer_input(ic, 0), *b = mof_infer_input(ic, 1);
     if (!a || !b || ic->n_out < 1)
         return MOF_OK;
     mof_dtype dtype = a->dtype != MOF_DTYPE_UNDEFINED ? a->dtype : b->dtype;
@@ -1315,20 +1205,20 @@ static mof_status matmul_infer(mof_infer_ctx *ic)
     mof_status st = mof_shape_broadcast(ic, 2, ops, dtype, &batch);
     if (st != MOF_OK)
         return st;
-    dimvec v;
+    mof_dimvec v;
     int r = batch.rank + (ra > 1) + (rb > 1);
-    if ((st = dimvec_init(&v, r)) != MOF_OK) {
+    if ((st = mof_dimvec_init(&v, r)) != MOF_OK) {
         mof_shape_clear(&batch);
         return st;
     }
     for (int i = 0; i < batch.rank; i++)
-        dimvec_take(&v, i, &batch, i);
+        mof_dimvec_take(&v, i, &batch, i);
     int k = batch.rank;
     if (ra > 1)
-        dimvec_take(&v, k++, a, ra - 2);
+        mof_dimvec_take(&v, k++, a, ra - 2);
     if (rb > 1)
-        dimvec_take(&v, k, b, rb - 1);
-    st = dimvec_emit(&v, &ic->out[0], dtype); /* before the batch symbols go */
+        mof_dimvec_take(&v, k, b, rb - 1);
+    st = mof_dimvec_emit(ic, 0, dtype, &v); /* before the batch symbols go */
     mof_shape_clear(&batch);
     return st;
 }
@@ -1345,7 +1235,7 @@ static mof_status gemm_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     bool tb = mof_node_attr_int(node, "transB", 0) != 0;
     float alpha = mof_node_attr_float(node, "alpha", 1.0f);
     float beta = mof_node_attr_float(node, "beta", 1.0f);
-    if (!is_real(a->dtype) && !is_int(a->dtype))
+    if (!mof_dtype_is_float(a->dtype) && !mof_dtype_is_int(a->dtype))
         return bad_dtype(kc, "input A", a->dtype);
     if (b->dtype != a->dtype || (c && c->dtype != a->dtype))
         return fail(&w, "A, B and C must have one type (A is %s, B %s%s%s)",
@@ -1373,7 +1263,7 @@ static mof_status gemm_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     if (st != MOF_OK || out[0]->numel == 0)
         goto done;
     mof_tensor *y = out[0];
-    if (a->dtype == MOF_DTYPE_DOUBLE || is_int(a->dtype)) {
+    if (a->dtype == MOF_DTYPE_DOUBLE || mof_dtype_is_int(a->dtype)) {
         /* Plain loops: the sum exact (double, or 64-bit integers), then the scaling as
          * ONNX writes it, alpha * (A B) + beta * C. */
         for (int64_t i = 0; i < m; i++)
@@ -1382,21 +1272,21 @@ static mof_status gemm_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
                 uint64_t si = 0;
                 for (int64_t p = 0; p < k; p++) {
                     int64_t ia = ta ? p * m + i : i * k + p, ib = tb ? j * k + p : p * n + j;
-                    if (is_int(a->dtype))
+                    if (mof_dtype_is_int(a->dtype))
                         si += (uint64_t)mof_tensor_get_i64(a, ia) *
                               (uint64_t)mof_tensor_get_i64(b, ib);
                     else
                         s += ((const double *)a->data)[ia] * ((const double *)b->data)[ib];
                 }
                 int64_t ci = i * cs[0] + j * cs[1];
-                if (is_int(a->dtype) && alpha == 1.0f && (!c || beta == 1.0f)) {
+                if (mof_dtype_is_int(a->dtype) && alpha == 1.0f && (!c || beta == 1.0f)) {
                     /* Unscaled: exact, wrapping like the integer type. */
                     if (c)
                         si += (uint64_t)mof_tensor_get_i64(c, ci);
                     mof_tensor_set_i64(y, i * n + j, (int64_t)si);
                     continue;
                 }
-                if (is_int(a->dtype))
+                if (mof_dtype_is_int(a->dtype))
                     s = (double)(int64_t)si;
                 double v = (double)alpha * s;
                 if (c)
@@ -1429,7 +1319,8 @@ done:
 static mof_status gemm_infer(mof_infer_ctx *ic)
 {
     where w = {.ic = ic};
-    const mof_shape *a = in_shape(ic, 0), *b = in_shape(ic, 1), *c = in_shape(ic, 2);
+    const mof_shape *a = mof_infer_input(ic, 0), *b = mof_infer_input(ic, 1);
+    const mof_shape *c = mof_infer_input(ic, 2);
     if (!a || !b || ic->n_out < 1)
         return MOF_OK;
     mof_dtype dtype = a->dtype != MOF_DTYPE_UNDEFINED ? a->dtype : b->dtype;
@@ -1437,29 +1328,29 @@ static mof_status gemm_infer(mof_infer_ctx *ic)
         return fail(&w, "A and B must be 2-D (got rank %d and %d)", a->rank, b->rank);
     bool ta = mof_node_attr_int(ic->node, "transA", 0) != 0;
     bool tb = mof_node_attr_int(ic->node, "transB", 0) != 0;
-    dimvec v;
-    mof_status st = dimvec_init(&v, 2);
+    mof_dimvec v;
+    mof_status st = mof_dimvec_init(&v, 2);
     if (st != MOF_OK)
         return st;
-    dimvec_take(&v, 0, a, ta ? 1 : 0);
-    dimvec_take(&v, 1, b, tb ? 0 : 1);
+    mof_dimvec_take(&v, 0, a, ta ? 1 : 0);
+    mof_dimvec_take(&v, 1, b, tb ? 0 : 1);
     int64_t ka = a->rank == 2 ? a->dims[ta ? 0 : 1] : -1;
     int64_t kb = b->rank == 2 ? b->dims[tb ? 1 : 0] : -1;
     if (ka >= 0 && kb >= 0 && ka != kb) {
-        dimvec_free(&v);
+        mof_dimvec_free(&v);
         return fail(&w, "inner dims differ: %" PRId64 " and %" PRId64, ka, kb);
     }
     /* C only broadcasts into the result; a known C dim may tell a dim of the result. */
     if (c && c->rank >= 0) {
         if (c->rank > 2) {
-            dimvec_free(&v);
+            mof_dimvec_free(&v);
             return fail(&w, "C has rank %d; it must broadcast to a matrix", c->rank);
         }
         for (int i = 0; i < c->rank; i++) {
             int j = 2 - c->rank + i;
             int64_t cd = c->dims[i];
             if (cd > 1 && v.dims[j] >= 0 && v.dims[j] != cd) {
-                dimvec_free(&v);
+                mof_dimvec_free(&v);
                 return fail(&w, "C dim %" PRId64 " does not broadcast to %" PRId64, cd,
                             v.dims[j]);
             }
@@ -1469,7 +1360,7 @@ static mof_status gemm_infer(mof_infer_ctx *ic)
             }
         }
     }
-    return dimvec_emit(&v, &ic->out[0], dtype);
+    return mof_dimvec_emit(ic, 0, dtype, &v);
 }
 
 /* ------------------------------------------------------------------ pools */
@@ -1524,13 +1415,32 @@ static bool pool_divisors(const geom *g, bool include_pad, double *div)
     return true;
 }
 
-static mof_status pool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
-                           size_t n_out, mof_tensor **out, bool is_max)
+/* What a pool computes over each window. */
+typedef enum pool_kind { POOL_MAX, POOL_AVG, POOL_LP } pool_kind;
+
+/* The exponent of LpPool and GlobalLpPool: attribute p, a float in their first version,
+ * an int from version 2. */
+static double pool_p(const mof_node *node)
 {
+    if (mof_node_attr_type(node, "p") == MOF_ATTR_FLOAT)
+        return mof_node_attr_float(node, "p", 2.0f);
+    return (double)mof_node_attr_int(node, "p", 2);
+}
+
+/* |v|^p, exact for the usual p = 1 and 2. */
+static double abs_pow(double v, double p)
+{
+    return p == 2.0 ? v * v : p == 1.0 ? fabs(v) : pow(fabs(v), p);
+}
+
+static mof_status pool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                           size_t n_out, mof_tensor **out, pool_kind kind)
+{
+    bool is_max = kind == POOL_MAX;
     where w = {.kc = kc};
     const mof_tensor *x = in[0];
     bool ints_ok = is_max && (x->dtype == MOF_DTYPE_INT8 || x->dtype == MOF_DTYPE_UINT8);
-    if (!is_real(x->dtype) && !ints_ok)
+    if (!mof_dtype_is_float(x->dtype) && !ints_ok)
         return bad_dtype(kc, "input X", x->dtype);
     if (x->rank < 3)
         return fail(&w, "input X has rank %zu; expected N x C x at least one spatial axis",
@@ -1571,12 +1481,15 @@ static mof_status pool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
             iv[i] = -1;
         }
     } else {
-        div = mof_malloc((size_t)out_size * sizeof(double));
-        if (!div || !pool_divisors(&g, mof_node_attr_int(kc->node, "count_include_pad", 0) != 0,
-                                   div))
+        div = kind == POOL_AVG ? mof_malloc((size_t)out_size * sizeof(double)) : NULL;
+        if (kind == POOL_AVG &&
+            (!div ||
+             !pool_divisors(&g, mof_node_attr_int(kc->node, "count_include_pad", 0) != 0, div)))
             goto oom;
         memset(yv, 0, (size_t)out[0]->numel * sizeof(double));
     }
+    /* LpPool: (sum of |x|^p over the window)^(1/p); padding adds nothing. */
+    double lp = kind == POOL_LP ? pool_p(kc->node) : 1.0;
     for (int64_t pl = 0; pl < planes; pl++) {
         const double *xp = xv + pl * in_size;
         double *yp = yv + pl * out_size;
@@ -1599,15 +1512,17 @@ static mof_status pool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
                             ir[p] = at;
                         }
                     }
+                } else if (kind == POOL_LP) {
+                    for (int64_t p = lo; p < hi; p++)
+                        yr[p] += abs_pow(xp[ro + p * s + off], lp);
                 } else {
                     for (int64_t p = lo; p < hi; p++)
                         yr[p] += xp[ro + p * s + off];
                 }
             }
         }
-        if (!is_max)
-            for (int64_t o = 0; o < out_size; o++)
-                yp[o] /= div[o];
+        for (int64_t o = 0; kind != POOL_MAX && o < out_size; o++)
+            yp[o] = kind == POOL_AVG ? yp[o] / div[o] : pow(yp[o], 1.0 / lp);
     }
     f64_store(out[0], yv);
     if (want_idx) {
@@ -1650,19 +1565,25 @@ done:
 static mof_status maxpool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                               size_t n_out, mof_tensor **out)
 {
-    return pool_run(kc, n_in, in, n_out, out, true);
+    return pool_run(kc, n_in, in, n_out, out, POOL_MAX);
 }
 
 static mof_status avgpool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                               size_t n_out, mof_tensor **out)
 {
-    return pool_run(kc, n_in, in, n_out, out, false);
+    return pool_run(kc, n_in, in, n_out, out, POOL_AVG);
+}
+
+static mof_status lppool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                             size_t n_out, mof_tensor **out)
+{
+    return pool_run(kc, n_in, in, n_out, out, POOL_LP);
 }
 
 static mof_status pool_infer(mof_infer_ctx *ic)
 {
     where w = {.ic = ic};
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x || ic->n_out < 1)
         return MOF_OK;
     mof_status st = MOF_OK;
@@ -1686,22 +1607,22 @@ static mof_status pool_infer(mof_infer_ctx *ic)
     if ((st = geom_parse(&w, GEOM_POOL, n, NULL, &g)) == MOF_OK &&
         (st = geom_output(&w, &g, xin)) == MOF_OK) {
         const char *csym = x->syms ? x->syms[1] : NULL;
-        st = geom_emit(&g, x, x->dims[1], csym, &ic->out[0], x->dtype);
+        st = geom_emit(&g, x, x->dims[1], csym, ic, 0, x->dtype);
         if (st == MOF_OK && want_idx)
-            st = geom_emit(&g, x, x->dims[1], csym, &ic->out[1], MOF_DTYPE_INT64);
+            st = geom_emit(&g, x, x->dims[1], csym, ic, 1, MOF_DTYPE_INT64);
     }
     geom_free(&g);
     free(xin);
     return st;
 }
 
-/* GlobalAveragePool / GlobalMaxPool: [N, C, 1, ...]. */
+/* GlobalAveragePool / GlobalMaxPool / GlobalLpPool: [N, C, 1, ...]. */
 static mof_status global_pool_run(mof_kernel_ctx *kc, mof_tensor *const *in, mof_tensor **out,
-                                  bool is_max)
+                                  pool_kind kind)
 {
     where w = {.kc = kc};
     const mof_tensor *x = in[0];
-    if (!is_real(x->dtype))
+    if (!mof_dtype_is_float(x->dtype))
         return bad_dtype(kc, "input X", x->dtype);
     if (x->rank < 2)
         return fail(&w, "input X has rank %zu; expected N x C x spatial axes", x->rank);
@@ -1723,16 +1644,18 @@ static mof_status global_pool_run(mof_kernel_ctx *kc, mof_tensor *const *in, mof
         st = nomem(&w);
         goto done;
     }
+    double lp = kind == POOL_LP ? pool_p(kc->node) : 1.0;
     for (int64_t p = 0; p < planes; p++) {
         const double *xp = xv + p * size;
-        double acc = is_max ? -INFINITY : 0.0;
+        double acc = kind == POOL_MAX ? -INFINITY : 0.0;
         for (int64_t i = 0; i < size; i++) {
-            if (is_max)
+            if (kind == POOL_MAX)
                 acc = xp[i] > acc || isnan(xp[i]) ? xp[i] : acc;
             else
-                acc += xp[i];
+                acc += kind == POOL_LP ? abs_pow(xp[i], lp) : xp[i];
         }
-        yv[p] = is_max ? acc : acc / (double)size;
+        yv[p] = kind == POOL_MAX ? acc : kind == POOL_AVG ? acc / (double)size
+                                                          : pow(acc, 1.0 / lp);
     }
     f64_store(out[0], yv);
 done:
@@ -1745,34 +1668,40 @@ done:
 static mof_status global_avgpool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                      size_t n_out, mof_tensor **out)
 {
-    return global_pool_run(kc, in, out, false);
+    return global_pool_run(kc, in, out, POOL_AVG);
 }
 
 static mof_status global_maxpool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                      size_t n_out, mof_tensor **out)
 {
-    return global_pool_run(kc, in, out, true);
+    return global_pool_run(kc, in, out, POOL_MAX);
+}
+
+static mof_status global_lppool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                                    size_t n_out, mof_tensor **out)
+{
+    return global_pool_run(kc, in, out, POOL_LP);
 }
 
 static mof_status global_pool_infer(mof_infer_ctx *ic)
 {
     where w = {.ic = ic};
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x || ic->n_out < 1)
         return MOF_OK;
     if (x->rank < 0)
         return mof_shape_set(&ic->out[0], x->dtype, -1, NULL, NULL);
     if (x->rank < 2)
         return fail(&w, "input X has rank %d; expected N x C x spatial axes", x->rank);
-    dimvec v;
-    mof_status st = dimvec_init(&v, x->rank);
+    mof_dimvec v;
+    mof_status st = mof_dimvec_init(&v, x->rank);
     if (st != MOF_OK)
         return st;
-    dimvec_take(&v, 0, x, 0);
-    dimvec_take(&v, 1, x, 1);
+    mof_dimvec_take(&v, 0, x, 0);
+    mof_dimvec_take(&v, 1, x, 1);
     for (int i = 2; i < x->rank; i++)
         v.dims[i] = 1;
-    return dimvec_emit(&v, &ic->out[0], x->dtype);
+    return mof_dimvec_emit(ic, 0, x->dtype, &v);
 }
 
 /* ------------------------------------------------------------------ normalizations */
@@ -1797,7 +1726,7 @@ static mof_status bn_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     if (n_in < 5)
         return fail(&w, "BatchNormalization takes 5 inputs, the node has %zu", n_in);
     for (int i = 0; i < 5; i++)
-        if (!in[i] || !is_real(in[i]->dtype))
+        if (!in[i] || !mof_dtype_is_float(in[i]->dtype))
             return in[i] ? bad_dtype(kc, names[i], in[i]->dtype)
                          : fail(&w, "input '%s' is missing", names[i]);
     if (x->rank < 2)
@@ -1896,13 +1825,26 @@ done:
 
 static mof_status bn_infer(mof_infer_ctx *ic)
 {
-    mof_status st = infer_same(ic);
+    mof_status st = mof_infer_same(ic);
     for (size_t o = 1; st == MOF_OK && o < ic->n_out && o < 5; o++) {
-        const mof_shape *like = in_shape(ic, o == 1 || o == 3 ? 3 : 4);
+        const mof_shape *like = mof_infer_input(ic, o == 1 || o == 3 ? 3 : 4);
         if (like)
             st = mof_shape_set(&ic->out[o], like->dtype, like->rank, like->dims, like->syms);
     }
     return st;
+}
+
+/* The mean and (biased) variance of n values x[0], x[stride], ... */
+static void mean_var(const double *x, int64_t n, int64_t stride, double *mean, double *var)
+{
+    double m = 0.0, v = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        m += x[i * stride];
+    m /= (double)n;
+    for (int64_t i = 0; i < n; i++)
+        v += (x[i * stride] - m) * (x[i * stride] - m);
+    *mean = m;
+    *var = v / (double)n;
 }
 
 /* InstanceNormalization: each (image, channel) plane normalized by its own mean and
@@ -1915,7 +1857,7 @@ static mof_status in_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     if (n_in < 3 || !in[1] || !in[2])
         return fail(&w, "InstanceNormalization takes inputs X, scale and B");
     for (int i = 0; i < 3; i++)
-        if (!is_real(in[i]->dtype))
+        if (!mof_dtype_is_float(in[i]->dtype))
             return bad_dtype(kc, i == 0 ? "input X" : i == 1 ? "scale" : "B", in[i]->dtype);
     if (x->rank < 2)
         return fail(&w, "input X has rank %zu; expected N x C x ...", x->rank);
@@ -1936,13 +1878,8 @@ static mof_status in_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     for (int64_t pl = 0; pl < nb * c; pl++) {
         const double *xp = xv + pl * inner;
         double *yp = yv + pl * inner;
-        double mean = 0.0, var = 0.0;
-        for (int64_t i = 0; i < inner; i++)
-            mean += xp[i];
-        mean /= (double)inner;
-        for (int64_t i = 0; i < inner; i++)
-            var += (xp[i] - mean) * (xp[i] - mean);
-        var /= (double)inner;
+        double mean, var;
+        mean_var(xp, inner, 1, &mean, &var);
         double k = sv[pl % c] / sqrt(var + eps);
         for (int64_t i = 0; i < inner; i++)
             yp[i] = (xp[i] - mean) * k + bv[pl % c];
@@ -2012,10 +1949,11 @@ static mof_status ln_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     const mof_tensor *x = in[0], *scale = n_in > 1 ? in[1] : NULL, *b = n_in > 2 ? in[2] : NULL;
     if (!scale)
         return fail(&w, "input Scale is missing");
-    if (!is_real(x->dtype))
+    if (!mof_dtype_is_float(x->dtype))
         return bad_dtype(kc, "input X", x->dtype);
-    if (!is_real(scale->dtype) || (b && !is_real(b->dtype)))
-        return bad_dtype(kc, "Scale or B", !is_real(scale->dtype) ? scale->dtype : b->dtype);
+    if (!mof_dtype_is_float(scale->dtype) || (b && !mof_dtype_is_float(b->dtype)))
+        return bad_dtype(kc, "Scale or B",
+                         !mof_dtype_is_float(scale->dtype) ? scale->dtype : b->dtype);
     if (x->rank < 1)
         return fail(&w, "input X must have rank 1 or more");
     int64_t axis;
@@ -2059,13 +1997,8 @@ static mof_status ln_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
         goto oom;
     for (int64_t q = 0; q < outer; q++) {
         const double *xp = xv + q * inner;
-        double mean = 0.0, var = 0.0;
-        for (int64_t i = 0; i < inner; i++)
-            mean += xp[i];
-        mean /= (double)inner;
-        for (int64_t i = 0; i < inner; i++)
-            var += (xp[i] - mean) * (xp[i] - mean);
-        var /= (double)inner;
+        double mean, var;
+        mean_var(xp, inner, 1, &mean, &var);
         double inv = 1.0 / sqrt(var + eps);
         mv[q] = mean;
         mv[outer + q] = inv;
@@ -2094,12 +2027,12 @@ done:
 static mof_status ln_infer(mof_infer_ctx *ic)
 {
     where w = {.ic = ic};
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     mof_dtype stash;
     mof_status st = ln_stash(&w, &stash);
     if (st != MOF_OK || !x)
         return st;
-    if ((st = infer_same(ic)) != MOF_OK || ic->n_out < 2)
+    if ((st = mof_infer_same(ic)) != MOF_OK || ic->n_out < 2)
         return st;
     int64_t axis = 0;
     if (x->rank >= 0 && (st = ln_axis(&w, x->rank, &axis)) != MOF_OK)
@@ -2108,16 +2041,16 @@ static mof_status ln_infer(mof_infer_ctx *ic)
         if (x->rank < 0) {
             st = mof_shape_set(&ic->out[o], stash, -1, NULL, NULL);
         } else {
-            dimvec v;
-            if ((st = dimvec_init(&v, x->rank)) != MOF_OK)
+            mof_dimvec v;
+            if ((st = mof_dimvec_init(&v, x->rank)) != MOF_OK)
                 return st;
             for (int i = 0; i < x->rank; i++) {
                 if (i < axis)
-                    dimvec_take(&v, i, x, i);
+                    mof_dimvec_take(&v, i, x, i);
                 else
                     v.dims[i] = 1;
             }
-            st = dimvec_emit(&v, &ic->out[o], stash);
+            st = mof_dimvec_emit(ic, o, stash, &v);
         }
         if (st != MOF_OK)
             return st;
@@ -2133,7 +2066,7 @@ static mof_status lrn_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
     where w = {.kc = kc};
     const mof_tensor *x = in[0];
     const mof_node *node = kc->node;
-    if (!is_real(x->dtype))
+    if (!mof_dtype_is_float(x->dtype))
         return bad_dtype(kc, "input X", x->dtype);
     if (x->rank < 2)
         return fail(&w, "input X has rank %zu; expected N x C x ...", x->rank);
@@ -2173,6 +2106,284 @@ static mof_status lrn_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
 done:
     free(xo);
     free(yv);
+    return st;
+}
+
+/* ------------------------------------------------------------------ MVN, LpNormalization */
+
+/* MOF_OK when input 0 is given and floating-point. */
+static mof_status float_input(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in)
+{
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
+    if (st == MOF_OK && !mof_dtype_is_float(in[0]->dtype))
+        st = bad_dtype(kc, "input X", in[0]->dtype);
+    return st;
+}
+
+/* The offset of each element of x (numel entries in goff) in the tensor reduced over
+ * the axes flagged. Returns the number of groups. */
+static int64_t group_offsets(const mof_tensor *x, const bool *flags, int64_t *goff)
+{
+    size_t r = x->rank;
+    int64_t groups = 1;
+    for (size_t d = 0; d < r; d++)
+        if (!flags[d])
+            groups *= x->dims[d];
+    for (int64_t i = 0; i < x->numel; i++) {
+        int64_t rest = i, off = 0, s = 1;
+        for (size_t d = r; d-- > 0;) {
+            int64_t c = rest % x->dims[d];
+            rest /= x->dims[d];
+            if (!flags[d]) {
+                off += c * s;
+                s *= x->dims[d];
+            }
+        }
+        goff[i] = off;
+    }
+    return groups;
+}
+
+/* MeanVarianceNormalization: Y = (X - mean) / (std + 1e-9) with the mean and the
+ * (biased) standard deviation over the axes (default [0, 2, 3]), as the op's function
+ * body computes them. */
+static mof_status mvn_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                          size_t n_out, mof_tensor **out)
+{
+    where w = {.kc = kc};
+    mof_status st = float_input(kc, n_in, in);
+    if (st != MOF_OK)
+        return st;
+    const mof_tensor *x = in[0];
+    static const int64_t def_axes[3] = {0, 2, 3};
+    size_t n_axes;
+    const int64_t *axes = mof_node_attr_ints(kc->node, "axes", &n_axes);
+    if (!mof_node_has_attr(kc->node, "axes")) {
+        axes = def_axes;
+        n_axes = 3;
+    }
+    size_t r = x->rank;
+    bool *flags = mof_calloc(r ? r : 1, sizeof(*flags));
+    int64_t *goff = mof_calloc((size_t)x->numel, sizeof(*goff));
+    double *xo = NULL, *yv = NULL, *sum = NULL;
+    if (!flags || !goff)
+        goto oom;
+    for (size_t i = 0; i < n_axes; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + (int64_t)r : axes[i];
+        if (a < 0 || a >= (int64_t)r) {
+            st = fail(&w, "axis %" PRId64 " is out of range for rank %zu", axes[i], r);
+            goto done;
+        }
+        flags[a] = true;
+    }
+    int64_t groups = group_offsets(x, flags, goff);
+    int64_t count = groups ? x->numel / groups : 0;
+    const double *xv = f64_view(x, &xo);
+    yv = mof_malloc((size_t)x->numel * sizeof(double));
+    sum = mof_calloc((size_t)(2 * groups), sizeof(double));
+    if (!xv || !yv || !sum)
+        goto oom;
+    double *sq = sum + groups;
+    for (int64_t i = 0; i < x->numel; i++)
+        sum[goff[i]] += xv[i];
+    for (int64_t k = 0; k < groups; k++)
+        sum[k] /= (double)count;
+    for (int64_t i = 0; i < x->numel; i++)
+        sq[goff[i]] += (xv[i] - sum[goff[i]]) * (xv[i] - sum[goff[i]]);
+    for (int64_t k = 0; k < groups; k++)
+        sq[k] = sqrt(sq[k] / (double)count) + 1e-9;
+    for (int64_t i = 0; i < x->numel; i++)
+        yv[i] = (xv[i] - sum[goff[i]]) / sq[goff[i]];
+    if ((st = new_output(kc, &out[0], x->dtype, r, x->dims)) == MOF_OK)
+        f64_store(out[0], yv);
+    goto done;
+oom:
+    st = nomem(&w);
+done:
+    free(flags);
+    free(goff);
+    free(xo);
+    free(yv);
+    free(sum);
+    return st;
+}
+
+/* LpNormalization: X divided by its L1 or L2 norm along the axis (a zero norm gives
+ * zeros). */
+static mof_status lpnorm_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                             size_t n_out, mof_tensor **out)
+{
+    where w = {.kc = kc};
+    mof_status st = float_input(kc, n_in, in);
+    if (st != MOF_OK)
+        return st;
+    const mof_tensor *x = in[0];
+    int64_t axis, p = mof_node_attr_int(kc->node, "p", 2);
+    if ((st = mof_kernel_axis(kc, -1, (int64_t)x->rank, &axis)) != MOF_OK)
+        return st;
+    if (p != 1 && p != 2)
+        return fail(&w, "attribute 'p' is %" PRId64 "; expected 1 or 2", p);
+    int64_t outer = prod(x->dims, (size_t)axis), len = x->dims[axis];
+    int64_t inner = prod(x->dims + axis + 1, x->rank - (size_t)axis - 1);
+    double *xo = NULL, *yv = mof_malloc((size_t)x->numel * sizeof(double));
+    const double *xv = f64_view(x, &xo);
+    if (!xv || !yv) {
+        st = nomem(&w);
+        goto done;
+    }
+    for (int64_t o = 0; o < outer; o++) {
+        for (int64_t q = 0; q < inner; q++) {
+            const double *xp = xv + o * len * inner + q;
+            double *yp = yv + o * len * inner + q;
+            double norm = 0.0;
+            for (int64_t j = 0; j < len; j++)
+                norm += abs_pow(xp[j * inner], (double)p);
+            norm = p == 2 ? sqrt(norm) : norm;
+            for (int64_t j = 0; j < len; j++)
+                yp[j * inner] = norm == 0.0 ? 0.0 : xp[j * inner] / norm;
+        }
+    }
+    if ((st = new_output(kc, &out[0], x->dtype, x->rank, x->dims)) == MOF_OK)
+        f64_store(out[0], yv);
+done:
+    free(xo);
+    free(yv);
+    return st;
+}
+
+/* ------------------------------------------------------------------ MaxUnpool */
+
+/* MaxUnpool's geometry: the spatial sizes a MaxPool of these attributes maps onto X's
+ * (*natural, n + 2 dims with N and C), and the output dims: output_shape when given,
+ * else the natural ones. */
+static mof_status unpool_dims(const where *w, int rank, const int64_t *xdims,
+                              const int64_t *oshape, size_t n_oshape, int64_t *natural,
+                              int64_t *dims)
+{
+    if (rank < 3)
+        return fail(w, "input X has rank %d; expected N x C x at least one spatial axis",
+                    rank);
+    size_t n = (size_t)rank - 2;
+    geom g;
+    mof_status st = geom_parse(w, GEOM_POOL, n, NULL, &g);
+    if (st != MOF_OK)
+        return st;
+    natural[0] = xdims[0];
+    natural[1] = xdims[1];
+    for (size_t i = 0; i < n; i++) {
+        int64_t x = xdims[i + 2];
+        natural[i + 2] = x < 0 ? -1 : (x - 1) * g.s[i] + g.k[i] - g.pb[i] - g.pe[i];
+    }
+    geom_free(&g);
+    if (oshape && n_oshape != (size_t)rank)
+        return fail(w, "output_shape has %zu values for rank %d", n_oshape, rank);
+    for (int i = 0; i < rank; i++)
+        dims[i] = oshape ? oshape[i] : natural[i];
+    return MOF_OK;
+}
+
+/* MaxUnpool: X's values land where the indices (into the natural output, flattened)
+ * point, zeros elsewhere; a larger output_shape pads the natural output at the end of
+ * each axis, as the ONNX reference does. */
+static mof_status maxunpool_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                                size_t n_out, mof_tensor **out)
+{
+    where w = {.kc = kc};
+    mof_status st = mof_kernel_need_inputs(kc, n_in, in, 2);
+    if (st != MOF_OK)
+        return st;
+    const mof_tensor *x = in[0], *ind = in[1], *os = mof_kernel_input(n_in, in, 2);
+    if (!mof_dtype_is_numeric(x->dtype))
+        return bad_dtype(kc, "input X", x->dtype);
+    if (ind->dtype != MOF_DTYPE_INT64 || ind->numel != x->numel)
+        return fail(&w, "input I must be int64 with one index per element of X");
+    if (os && (os->dtype != MOF_DTYPE_INT64 || os->rank != 1))
+        return fail(&w, "output_shape must be a 1-D int64 tensor");
+    size_t r = x->rank;
+    int64_t *natural = mof_calloc(2 * r + 2, sizeof(int64_t)), *dims = natural + r + 1;
+    mof_tensor *nat = NULL;
+    if (!natural)
+        return nomem(&w);
+    if ((st = unpool_dims(&w, (int)r, x->dims, os ? os->data : NULL,
+                          os ? (size_t)os->numel : 0, natural, dims)) != MOF_OK ||
+        (st = new_output(kc, &out[0], x->dtype, r, dims)) != MOF_OK)
+        goto done;
+    bool same = !memcmp(natural, dims, r * sizeof(int64_t));
+    nat = same ? mof_tensor_ref(out[0]) : mof_kernel_new_tensor(kc, x->dtype, r, natural);
+    if (!nat) {
+        st = MOF_ERR_NOMEM;
+        goto done;
+    }
+    const int64_t *iv = ind->data;
+    for (int64_t i = 0; i < x->numel; i++) {
+        if (iv[i] < 0 || iv[i] >= nat->numel) {
+            st = fail(&w, "index %" PRId64 " is out of range for an output of %" PRId64
+                          " elements", iv[i], nat->numel);
+            goto done;
+        }
+        mof_tensor_copy_elems(nat, iv[i], x, i, 1);
+    }
+    /* Each element of the natural output at its coordinates in the output, if there. */
+    for (int64_t i = 0; !same && i < nat->numel; i++) {
+        int64_t rest = i, at = 0, stride = 1;
+        bool inside = true;
+        for (size_t d = r; d-- > 0;) {
+            int64_t c = rest % natural[d];
+            rest /= natural[d];
+            inside = inside && c < dims[d];
+            at += c * stride;
+            stride *= dims[d];
+        }
+        if (inside)
+            mof_tensor_copy_elems(out[0], at, nat, i, 1);
+    }
+done:
+    if (st != MOF_OK) {
+        mof_tensor_unref(out[0]);
+        out[0] = NULL;
+    }
+    mof_tensor_unref(nat);
+    free(natural);
+    return st;
+}
+
+static mof_status maxunpool_infer(mof_infer_ctx *ic)
+{
+    where w = {.ic = ic};
+    const mof_shape *x = mof_infer_input(ic, 0), *os = mof_infer_input(ic, 2);
+    if (!x)
+        return MOF_OK;
+    int rank = x->rank;
+    if (rank < 0 && os && os->rank == 1)
+        rank = (int)os->dims[0];
+    if (rank < 0)
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
+    const mof_tensor *osv = os && os->value && os->value->dtype == MOF_DTYPE_INT64 &&
+                                    os->value->rank == 1
+                                ? os->value
+                                : NULL;
+    if (os && !osv)
+        return mof_infer_set_rank(ic, 0, x->dtype, rank);
+    int64_t *buf = mof_calloc(3 * (size_t)rank + 3, sizeof(int64_t));
+    mof_dimvec v = {0};
+    mof_status st = MOF_ERR_NOMEM;
+    if (!buf || mof_dimvec_init(&v, rank) != MOF_OK)
+        goto done;
+    int64_t *xd = buf, *natural = buf + rank + 1, *dims = natural + rank + 1;
+    for (int i = 0; i < rank; i++)
+        xd[i] = x->rank == rank ? x->dims[i] : -1;
+    if ((st = unpool_dims(&w, rank, xd, osv ? osv->data : NULL, osv ? (size_t)osv->numel : 0,
+                          natural, dims)) != MOF_OK)
+        goto done;
+    for (int i = 0; i < rank; i++) {
+        mof_dimvec_set(&v, i, dims[i]);
+        if (i < 2 && !osv)
+            mof_dimvec_take(&v, i, x, i);
+    }
+    st = mof_dimvec_emit(ic, 0, x->dtype, &v);
+done:
+    mof_dimvec_free(&v);
+    free(buf);
     return st;
 }
 
@@ -2223,7 +2434,7 @@ static mof_status flatten_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const
 
 /* The product of dims [lo, hi) of s: a number, else the one symbolic dim when all the
  * others are 1, else unknown. */
-static void flatten_dim(dimvec *v, int i, const mof_shape *s, int lo, int hi)
+static void flatten_dim(mof_dimvec *v, int i, const mof_shape *s, int lo, int hi)
 {
     int64_t p = 1;
     int unknown = -1, n_unknown = 0;
@@ -2238,29 +2449,29 @@ static void flatten_dim(dimvec *v, int i, const mof_shape *s, int lo, int hi)
     if (n_unknown == 0)
         v->dims[i] = p;
     else if (n_unknown == 1 && p == 1)
-        dimvec_take(v, i, s, unknown);
+        mof_dimvec_take(v, i, s, unknown);
 }
 
 static mof_status flatten_infer(mof_infer_ctx *ic)
 {
     where w = {.ic = ic};
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x || ic->n_out < 1)
         return MOF_OK;
-    dimvec v;
-    mof_status st = dimvec_init(&v, 2);
+    mof_dimvec v;
+    mof_status st = mof_dimvec_init(&v, 2);
     if (st != MOF_OK)
         return st;
     if (x->rank >= 0) {
         int64_t axis;
         if ((st = flatten_axis(&w, x->rank, &axis)) != MOF_OK) {
-            dimvec_free(&v);
+            mof_dimvec_free(&v);
             return st;
         }
         flatten_dim(&v, 0, x, 0, (int)axis);
         flatten_dim(&v, 1, x, (int)axis, x->rank);
     }
-    return dimvec_emit(&v, &ic->out[0], x->dtype);
+    return mof_dimvec_emit(ic, 0, x->dtype, &v);
 }
 
 /* ------------------------------------------------------------------ the table */
@@ -2274,10 +2485,15 @@ const mof_op_def mof_ops_nn[] = {
     {"", "AveragePool", 1, 0, avgpool_run, pool_infer},
     {"", "GlobalAveragePool", 1, 0, global_avgpool_run, global_pool_infer},
     {"", "GlobalMaxPool", 1, 0, global_maxpool_run, global_pool_infer},
+    {"", "LpPool", 1, 0, lppool_run, pool_infer},
+    {"", "GlobalLpPool", 1, 0, global_lppool_run, global_pool_infer},
     {"", "BatchNormalization", 1, 0, bn_run, bn_infer},
-    {"", "InstanceNormalization", 1, 0, in_run, infer_same},
+    {"", "InstanceNormalization", 1, 0, in_run, mof_infer_same},
     {"", "LayerNormalization", 17, 0, ln_run, ln_infer},
-    {"", "LRN", 1, 0, lrn_run, infer_same},
+    {"", "LRN", 1, 0, lrn_run, mof_infer_same},
+    {"", "MeanVarianceNormalization", 9, 0, mvn_run, mof_infer_same},
+    {"", "LpNormalization", 1, 0, lpnorm_run, mof_infer_same},
+    {"", "MaxUnpool", 9, 0, maxunpool_run, maxunpool_infer},
     {"", "Flatten", 1, 0, flatten_run, flatten_infer},
     {0},
 };

@@ -15,42 +15,16 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp/op.h"
+#include "interp/kernel.h"
 
 /* ------------------------------------------------------------------ helpers */
 
-static mof_status nomem(mof_kernel_ctx *kc)
-{
-    return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
-}
-
-static mof_tensor *new_tensor(mof_kernel_ctx *kc, mof_dtype dtype, size_t rank,
-                              const int64_t *dims)
-{
-    mof_tensor *t = mof_tensor_create(dtype, rank, dims);
-    if (!t)
-        mof_kernel_error(kc, MOF_ERR_NOMEM,
-                         "out of memory for a %s tensor of %" PRId64 " elements",
-                         mof_dtype_name(dtype), mof_dims_numel(rank, dims));
-    return t;
-}
-
-static const mof_tensor *input(size_t n_in, mof_tensor *const *in, size_t i)
-{
-    return i < n_in ? in[i] : NULL;
-}
-
-static mof_status need_input(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t i)
-{
-    if (i < n_in && in[i])
-        return MOF_OK;
-    return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "input %zu is missing", i);
-}
-
-static bool is_float_dtype(mof_dtype t)
+/* Scales and quantized inputs: float, float16 or bfloat16 (not double). */
+static bool is_scale_dtype(mof_dtype t)
 {
     return t == MOF_DTYPE_FLOAT || t == MOF_DTYPE_FLOAT16 || t == MOF_DTYPE_BFLOAT16;
 }
@@ -196,14 +170,13 @@ static mof_status k_quantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
                              size_t n_out, mof_tensor **out)
 {
     mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK)
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK)
         return st;
-    const mof_tensor *x = in[0], *s = in[1], *zp = input(n_in, in, 2);
-    if (!is_float_dtype(x->dtype) && x->dtype != MOF_DTYPE_INT32)
+    const mof_tensor *x = in[0], *s = in[1], *zp = mof_kernel_input(n_in, in, 2);
+    if (!is_scale_dtype(x->dtype) && x->dtype != MOF_DTYPE_INT32)
         return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED, "cannot quantize a %s tensor",
                                 mof_dtype_name(x->dtype));
-    if (!is_float_dtype(s->dtype))
+    if (!is_scale_dtype(s->dtype))
         return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED, "the scale is %s, not floating-point",
                                 mof_dtype_name(s->dtype));
     mof_dtype yt = MOF_DTYPE_UINT8;
@@ -225,7 +198,7 @@ static mof_status k_quantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
     qmap m;
     if ((st = qmap_make(kc, x, s, zp, &m)) != MOF_OK)
         return st;
-    mof_tensor *y = new_tensor(kc, yt, x->rank, x->dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, yt, x->rank, x->dims);
     if (!y)
         return MOF_ERR_NOMEM;
     for (int64_t i = 0; i < x->numel; i++) {
@@ -241,15 +214,12 @@ static mof_status k_quantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
 
 static mof_status infer_quantize(mof_infer_ctx *ic)
 {
-    const mof_shape *x = ic->n_in > 0 && ic->in[0].present ? &ic->in[0] : NULL;
     mof_dtype yt = MOF_DTYPE_UINT8;
     if (ic->n_in > 2 && ic->in[2].present)
         yt = ic->in[2].dtype;
     else if (ic->opset >= 21 && mof_node_attr_int(ic->node, "output_dtype", 0))
         yt = (mof_dtype)mof_node_attr_int(ic->node, "output_dtype", 0);
-    if (!x)
-        return mof_shape_set(&ic->out[0], yt, -1, NULL, NULL);
-    return mof_shape_set(&ic->out[0], yt, x->rank, x->dims, x->syms);
+    return mof_infer_like(ic, 0, mof_infer_input(ic, 0), yt);
 }
 
 /* ------------------------------------------------------------------ DequantizeLinear */
@@ -258,16 +228,15 @@ static mof_status k_dequantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *cons
                                size_t n_out, mof_tensor **out)
 {
     mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK)
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK)
         return st;
-    const mof_tensor *x = in[0], *s = in[1], *zp = input(n_in, in, 2);
+    const mof_tensor *x = in[0], *s = in[1], *zp = mof_kernel_input(n_in, in, 2);
     int64_t lo, hi;
     if (!quant_range(x->dtype, true, &lo, &hi) ||
         (kc->opset < 21 && !is_8bit(x->dtype) && x->dtype != MOF_DTYPE_INT32))
         return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED, "cannot dequantize a %s tensor",
                                 mof_dtype_name(x->dtype));
-    if (!is_float_dtype(s->dtype) || (kc->opset < 19 && s->dtype != MOF_DTYPE_FLOAT))
+    if (!is_scale_dtype(s->dtype) || (kc->opset < 19 && s->dtype != MOF_DTYPE_FLOAT))
         return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED, "the scale is %s",
                                 mof_dtype_name(s->dtype));
     if (zp && zp->dtype != x->dtype)
@@ -283,7 +252,7 @@ static mof_status k_dequantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *cons
                 return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
                                         "an int32 input must have a zero point of 0");
     }
-    mof_tensor *y = new_tensor(kc, s->dtype, x->rank, x->dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, s->dtype, x->rank, x->dims);
     if (!y)
         return MOF_ERR_NOMEM;
     for (int64_t i = 0; i < x->numel; i++) {
@@ -298,13 +267,10 @@ static mof_status k_dequantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *cons
 
 static mof_status infer_dequantize(mof_infer_ctx *ic)
 {
-    const mof_shape *x = ic->n_in > 0 && ic->in[0].present ? &ic->in[0] : NULL;
     mof_dtype yt = MOF_DTYPE_FLOAT;
     if (ic->opset >= 19 && ic->n_in > 1 && ic->in[1].present)
         yt = ic->in[1].dtype;
-    if (!x)
-        return mof_shape_set(&ic->out[0], yt, -1, NULL, NULL);
-    return mof_shape_set(&ic->out[0], yt, x->rank, x->dims, x->syms);
+    return mof_infer_like(ic, 0, mof_infer_input(ic, 0), yt);
 }
 
 /* ------------------------------------------------------------------ DynamicQuantizeLinear */
@@ -312,7 +278,7 @@ static mof_status infer_dequantize(mof_infer_ctx *ic)
 static mof_status k_dynamic_quantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                      size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
@@ -335,14 +301,14 @@ static mof_status k_dynamic_quantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor
         izp = izp < 0 ? 0 : izp > 255 ? 255 : izp;
         zp = (uint8_t)round_half_even(izp);
     }
-    mof_tensor *y = new_tensor(kc, MOF_DTYPE_UINT8, x->rank, x->dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, MOF_DTYPE_UINT8, x->rank, x->dims);
     mof_tensor *ys = mof_tensor_create_from(MOF_DTYPE_FLOAT, 0, NULL, &scale);
     mof_tensor *yz = mof_tensor_create_from(MOF_DTYPE_UINT8, 0, NULL, &zp);
     if (!y || !ys || !yz) {
         mof_tensor_unref(y);
         mof_tensor_unref(ys);
         mof_tensor_unref(yz);
-        return y ? nomem(kc) : MOF_ERR_NOMEM;
+        return y ? mof_kernel_nomem(kc) : MOF_ERR_NOMEM;
     }
     uint8_t *yd = y->data;
     for (int64_t i = 0; i < x->numel; i++) {
@@ -364,13 +330,11 @@ static mof_status k_dynamic_quantize(mof_kernel_ctx *kc, size_t n_in, mof_tensor
 
 static mof_status infer_dynamic_quantize(mof_infer_ctx *ic)
 {
-    const mof_shape *x = ic->n_in > 0 && ic->in[0].present ? &ic->in[0] : NULL;
-    mof_status st = x ? mof_shape_set(&ic->out[0], MOF_DTYPE_UINT8, x->rank, x->dims, x->syms)
-                      : mof_shape_set(&ic->out[0], MOF_DTYPE_UINT8, -1, NULL, NULL);
-    if (st == MOF_OK && ic->n_out > 1)
-        st = mof_shape_set(&ic->out[1], MOF_DTYPE_FLOAT, 0, NULL, NULL);
-    if (st == MOF_OK && ic->n_out > 2)
-        st = mof_shape_set(&ic->out[2], MOF_DTYPE_UINT8, 0, NULL, NULL);
+    mof_status st = mof_infer_like(ic, 0, mof_infer_input(ic, 0), MOF_DTYPE_UINT8);
+    if (st == MOF_OK)
+        st = mof_infer_set_rank(ic, 1, MOF_DTYPE_FLOAT, 0);
+    if (st == MOF_OK)
+        st = mof_infer_set_rank(ic, 2, MOF_DTYPE_UINT8, 0);
     return st;
 }
 
@@ -444,7 +408,7 @@ static mof_status mm_geometry(mof_kernel_ctx *kc, const mof_tensor *a, const mof
     g->dims = mof_calloc(g->rank ? g->rank : 1, sizeof(*g->dims));
     if (!g->bdims || !g->dims) {
         mm_geom_free(g);
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     }
     size_t r;
     if (!mof_broadcast_dims(na, a->dims, nb, b->dims, &r, g->bdims)) {
@@ -465,7 +429,7 @@ static mof_status mm_geometry(mof_kernel_ctx *kc, const mof_tensor *a, const mof
     g->boff = mof_calloc((size_t)g->batch, sizeof(*g->boff));
     if (!g->aoff || !g->boff) {
         mm_geom_free(g);
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     }
     mm_batch_map(g, na, a->dims, g->aoff);
     mm_batch_map(g, nb, b->dims, g->boff);
@@ -520,7 +484,7 @@ static mof_status mm_accumulate(mof_kernel_ctx *kc, const mof_tensor *a, const m
     if (!out || !bt) {
         free(out);
         free(bt);
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     }
     for (int64_t bi = 0; bi < g->batch; bi++) {
         int64_t ab = g->aoff[bi], bb = g->boff[bi];
@@ -563,19 +527,63 @@ static mof_status check_zp(mof_kernel_ctx *kc, const char *what, const mof_tenso
     return MOF_OK;
 }
 
+/* Scales are float (float16 and bfloat16 too from opset 21, read as float). */
+static mof_status check_scale(mof_kernel_ctx *kc, const char *what, const mof_tensor *t)
+{
+    if (t->dtype != MOF_DTYPE_FLOAT && !(kc->opset >= 21 && is_scale_dtype(t->dtype)))
+        return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED, "%s is %s, not float", what,
+                                mof_dtype_name(t->dtype));
+    return MOF_OK;
+}
+
+/* Checks the operands of MatMulInteger / ConvInteger (inputs x, w and their optional
+ * zero points) or of QLinearMatMul / QLinearConv (x, x_scale, x_zero_point, w, w_scale,
+ * w_zero_point, y_scale, y_zero_point); x and w name the op's two operands. */
+static mof_status check_operands(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                                 bool qlinear, const char *x, const char *w)
+{
+    mof_status st = mof_kernel_need_inputs(kc, n_in, in, qlinear ? 8 : 2);
+    if (st != MOF_OK)
+        return st;
+    const mof_tensor *xt = in[0], *wt = in[qlinear ? 3 : 1];
+    const mof_tensor *xz = mof_kernel_input(n_in, in, 2);
+    const mof_tensor *wz = mof_kernel_input(n_in, in, qlinear ? 5 : 3);
+    char xzn[32], wzn[32], xsn[32], wsn[32];
+    snprintf(xzn, sizeof(xzn), "%s_zero_point", x);
+    snprintf(wzn, sizeof(wzn), "%s_zero_point", w);
+    snprintf(xsn, sizeof(xsn), "%s_scale", x);
+    snprintf(wsn, sizeof(wsn), "%s_scale", w);
+    if ((st = check_int8(kc, x, xt)) != MOF_OK || (st = check_int8(kc, w, wt)) != MOF_OK ||
+        (st = check_zp(kc, xzn, xz, xt)) != MOF_OK || (st = check_zp(kc, wzn, wz, wt)) != MOF_OK)
+        return st;
+    if (!qlinear)
+        return MOF_OK;
+    if ((st = check_int8(kc, "y_zero_point", in[7])) != MOF_OK ||
+        (st = check_scale(kc, xsn, in[1])) != MOF_OK ||
+        (st = check_scale(kc, wsn, in[4])) != MOF_OK)
+        return st;
+    return check_scale(kc, "y_scale", in[6]);
+}
+
+/* Hands out y (NULL: creating it failed, reported) holding the int32 accumulators. */
+static mof_status acc_output(mof_tensor *y, const int32_t *acc, mof_tensor **out)
+{
+    if (!y)
+        return MOF_ERR_NOMEM;
+    if (y->nbytes)
+        memcpy(y->data, acc, y->nbytes);
+    *out = y;
+    return MOF_OK;
+}
+
 static mof_status k_matmul_integer(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                    size_t n_out, mof_tensor **out)
 {
-    mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK)
+    mof_status st = check_operands(kc, n_in, in, false, "a", "b");
+    if (st != MOF_OK)
         return st;
     const mof_tensor *a = in[0], *b = in[1];
-    const mof_tensor *azt = input(n_in, in, 2), *bzt = input(n_in, in, 3);
-    if ((st = check_int8(kc, "A", a)) != MOF_OK || (st = check_int8(kc, "B", b)) != MOF_OK ||
-        (st = check_zp(kc, "a_zero_point", azt, a)) != MOF_OK ||
-        (st = check_zp(kc, "b_zero_point", bzt, b)) != MOF_OK)
-        return st;
+    const mof_tensor *azt = mof_kernel_input(n_in, in, 2), *bzt = mof_kernel_input(n_in, in, 3);
     mm_geom g;
     if ((st = mm_geometry(kc, a, b, &g)) != MOF_OK)
         return st;
@@ -585,14 +593,7 @@ static mof_status k_matmul_integer(mof_kernel_ctx *kc, size_t n_in, mof_tensor *
         (st = mm_param_make(kc, "b_zero_point", bzt, b, false, g.N, &bzp)) != MOF_OK ||
         (st = mm_accumulate(kc, a, b, &azp, &bzp, &g, &acc)) != MOF_OK)
         goto done;
-    mof_tensor *y = new_tensor(kc, MOF_DTYPE_INT32, g.rank, g.dims);
-    if (!y) {
-        st = MOF_ERR_NOMEM;
-        goto done;
-    }
-    if (y->nbytes)
-        memcpy(y->data, acc, y->nbytes);
-    out[0] = y;
+    st = acc_output(mof_kernel_new_tensor(kc, MOF_DTYPE_INT32, g.rank, g.dims), acc, &out[0]);
 done:
     free(acc);
     mm_geom_free(&g);
@@ -611,33 +612,15 @@ static int64_t requantize(int32_t acc, float mult, int64_t zp, int64_t lo, int64
     return saturate_round(v, zp, lo, hi);
 }
 
-/* Scales are float (float16 and bfloat16 too from opset 21, read as float). */
-static mof_status check_scale(mof_kernel_ctx *kc, const char *what, const mof_tensor *t)
-{
-    if (t->dtype != MOF_DTYPE_FLOAT && !(kc->opset >= 21 && is_float_dtype(t->dtype)))
-        return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED, "%s is %s, not float", what,
-                                mof_dtype_name(t->dtype));
-    return MOF_OK;
-}
-
 static mof_status k_qlinear_matmul(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                    size_t n_out, mof_tensor **out)
 {
-    mof_status st;
-    for (size_t i = 0; i < 8; i++)
-        if ((st = need_input(kc, n_in, in, i)) != MOF_OK)
-            return st;
+    mof_status st = check_operands(kc, n_in, in, true, "a", "b");
+    if (st != MOF_OK)
+        return st;
     const mof_tensor *a = in[0], *as = in[1], *az = in[2], *b = in[3], *bs = in[4], *bz = in[5];
     const mof_tensor *ys = in[6], *yz = in[7];
     int64_t lo, hi;
-    if ((st = check_int8(kc, "a", a)) != MOF_OK || (st = check_int8(kc, "b", b)) != MOF_OK ||
-        (st = check_int8(kc, "y_zero_point", yz)) != MOF_OK ||
-        (st = check_zp(kc, "a_zero_point", az, a)) != MOF_OK ||
-        (st = check_zp(kc, "b_zero_point", bz, b)) != MOF_OK ||
-        (st = check_scale(kc, "a_scale", as)) != MOF_OK ||
-        (st = check_scale(kc, "b_scale", bs)) != MOF_OK ||
-        (st = check_scale(kc, "y_scale", ys)) != MOF_OK)
-        return st;
     quant_range(yz->dtype, false, &lo, &hi);
     mm_geom g;
     if ((st = mm_geometry(kc, a, b, &g)) != MOF_OK)
@@ -653,7 +636,7 @@ static mof_status k_qlinear_matmul(mof_kernel_ctx *kc, size_t n_in, mof_tensor *
         (st = mm_param_make(kc, "y_zero_point", yz, a, true, g.M, &pyz)) != MOF_OK ||
         (st = mm_accumulate(kc, a, b, &paz, &pbz, &g, &acc)) != MOF_OK)
         goto done;
-    if (!(y = new_tensor(kc, yz->dtype, g.rank, g.dims))) {
+    if (!(y = mof_kernel_new_tensor(kc, yz->dtype, g.rank, g.dims))) {
         st = MOF_ERR_NOMEM;
         goto done;
     }
@@ -733,20 +716,15 @@ done:
     return st;
 }
 
-static const mof_shape *in_shape(const mof_infer_ctx *ic, size_t i)
-{
-    return i < ic->n_in && ic->in[i].present ? &ic->in[i] : NULL;
-}
-
 static mof_status infer_matmul_integer(mof_infer_ctx *ic)
 {
-    return infer_matmul_shape(ic, in_shape(ic, 0), in_shape(ic, 1), MOF_DTYPE_INT32);
+    return infer_matmul_shape(ic, mof_infer_input(ic, 0), mof_infer_input(ic, 1), MOF_DTYPE_INT32);
 }
 
 static mof_status infer_qlinear_matmul(mof_infer_ctx *ic)
 {
-    const mof_shape *yz = in_shape(ic, 7);
-    return infer_matmul_shape(ic, in_shape(ic, 0), in_shape(ic, 3),
+    const mof_shape *yz = mof_infer_input(ic, 7);
+    return infer_matmul_shape(ic, mof_infer_input(ic, 0), mof_infer_input(ic, 3),
                               yz ? yz->dtype : MOF_DTYPE_UNDEFINED);
 }
 
@@ -807,7 +785,7 @@ static mof_status conv_geometry(mof_kernel_ctx *kc, const mof_tensor *x, const m
     g->mg = g->M / g->G;
     int64_t *block = mof_calloc(7 * S, sizeof(*block));
     if (!block)
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     g->in = block;
     g->k = block + S;
     g->out = block + 2 * S;
@@ -892,7 +870,7 @@ static mof_status conv_accumulate(mof_kernel_ctx *kc, const conv_geom *g, const 
     int64_t *oc = mof_calloc(S, sizeof(*oc));
     mof_status st = MOF_OK;
     if (!out || !xv || !wv || !koff || !pairs || !oc) {
-        st = nomem(kc);
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     for (int64_t i = 0; i < x->numel; i++)
@@ -964,13 +942,13 @@ static mof_tensor *conv_output(mof_kernel_ctx *kc, const conv_geom *g, mof_dtype
 {
     int64_t *dims = mof_calloc(g->S + 2, sizeof(*dims));
     if (!dims) {
-        nomem(kc);
+        mof_kernel_nomem(kc);
         return NULL;
     }
     dims[0] = g->N;
     dims[1] = g->M;
     memcpy(dims + 2, g->out, g->S * sizeof(*dims));
-    mof_tensor *y = new_tensor(kc, dt, g->S + 2, dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, dt, g->S + 2, dims);
     free(dims);
     return y;
 }
@@ -990,33 +968,21 @@ static mof_status check_per_channel(mof_kernel_ctx *kc, const char *what, const 
 static mof_status k_conv_integer(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                  size_t n_out, mof_tensor **out)
 {
-    mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK)
+    mof_status st = check_operands(kc, n_in, in, false, "x", "w");
+    if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0], *w = in[1];
-    const mof_tensor *xz = input(n_in, in, 2), *wz = input(n_in, in, 3);
-    if ((st = check_int8(kc, "x", x)) != MOF_OK || (st = check_int8(kc, "w", w)) != MOF_OK ||
-        (st = check_zp(kc, "x_zero_point", xz, x)) != MOF_OK ||
-        (st = check_zp(kc, "w_zero_point", wz, w)) != MOF_OK)
-        return st;
+    const mof_tensor *xz = mof_kernel_input(n_in, in, 2), *wz = mof_kernel_input(n_in, in, 3);
     conv_geom g;
     if ((st = conv_geometry(kc, x, w, &g)) != MOF_OK)
         return st;
     int32_t *acc = NULL;
-    mof_tensor *y = NULL;
     if ((st = check_per_channel(kc, "x_zero_point", xz, g.M, false)) != MOF_OK ||
         (st = check_per_channel(kc, "w_zero_point", wz, g.M, true)) != MOF_OK ||
         (st = conv_accumulate(kc, &g, x, xz ? mof_tensor_get_i64(xz, 0) : 0, w, wz, NULL,
                               &acc)) != MOF_OK)
         goto done;
-    if (!(y = conv_output(kc, &g, MOF_DTYPE_INT32))) {
-        st = MOF_ERR_NOMEM;
-        goto done;
-    }
-    if (y->nbytes)
-        memcpy(y->data, acc, y->nbytes);
-    out[0] = y;
+    st = acc_output(conv_output(kc, &g, MOF_DTYPE_INT32), acc, &out[0]);
 done:
     free(acc);
     conv_geom_free(&g);
@@ -1026,20 +992,11 @@ done:
 static mof_status k_qlinear_conv(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                  size_t n_out, mof_tensor **out)
 {
-    mof_status st;
-    for (size_t i = 0; i < 8; i++)
-        if ((st = need_input(kc, n_in, in, i)) != MOF_OK)
-            return st;
-    const mof_tensor *x = in[0], *xs = in[1], *xz = in[2], *w = in[3], *ws = in[4], *wz = in[5];
-    const mof_tensor *ys = in[6], *yz = in[7], *bias = input(n_in, in, 8);
-    if ((st = check_int8(kc, "x", x)) != MOF_OK || (st = check_int8(kc, "w", w)) != MOF_OK ||
-        (st = check_int8(kc, "y_zero_point", yz)) != MOF_OK ||
-        (st = check_zp(kc, "x_zero_point", xz, x)) != MOF_OK ||
-        (st = check_zp(kc, "w_zero_point", wz, w)) != MOF_OK ||
-        (st = check_scale(kc, "x_scale", xs)) != MOF_OK ||
-        (st = check_scale(kc, "w_scale", ws)) != MOF_OK ||
-        (st = check_scale(kc, "y_scale", ys)) != MOF_OK)
+    mof_status st = check_operands(kc, n_in, in, true, "x", "w");
+    if (st != MOF_OK)
         return st;
+    const mof_tensor *x = in[0], *xs = in[1], *xz = in[2], *w = in[3], *ws = in[4], *wz = in[5];
+    const mof_tensor *ys = in[6], *yz = in[7], *bias = mof_kernel_input(n_in, in, 8);
     if (bias && bias->dtype != MOF_DTYPE_INT32)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "the bias is %s, not int32",
                                 mof_dtype_name(bias->dtype));
@@ -1073,8 +1030,8 @@ static mof_status k_qlinear_conv(mof_kernel_ctx *kc, size_t n_in, mof_tensor *co
     int64_t zy = mof_tensor_get_i64(yz, 0);
     for (int64_t n = 0; n < g.N; n++) {
         for (int64_t m = 0; m < g.M; m++) {
-            float mult = requant_multiplier(sx, (float)mof_tensor_get_f64(ws, ws->numel == 1 ? 0 : m),
-                                            sy);
+            float sw = (float)mof_tensor_get_f64(ws, ws->numel == 1 ? 0 : m);
+            float mult = requant_multiplier(sx, sw, sy);
             int64_t base = (n * g.M + m) * g.out_size;
             for (int64_t o = 0; o < g.out_size; o++)
                 mof_tensor_set_i64(y, base + o, requantize(acc[base + o], mult, zy, lo, hi));
@@ -1143,13 +1100,13 @@ done:
 
 static mof_status infer_conv_integer(mof_infer_ctx *ic)
 {
-    return infer_conv_shape(ic, in_shape(ic, 0), in_shape(ic, 1), MOF_DTYPE_INT32);
+    return infer_conv_shape(ic, mof_infer_input(ic, 0), mof_infer_input(ic, 1), MOF_DTYPE_INT32);
 }
 
 static mof_status infer_qlinear_conv(mof_infer_ctx *ic)
 {
-    const mof_shape *yz = in_shape(ic, 7);
-    return infer_conv_shape(ic, in_shape(ic, 0), in_shape(ic, 3),
+    const mof_shape *yz = mof_infer_input(ic, 7);
+    return infer_conv_shape(ic, mof_infer_input(ic, 0), mof_infer_input(ic, 3),
                             yz ? yz->dtype : MOF_DTYPE_UNDEFINED);
 }
 

@@ -11,10 +11,11 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp/op.h"
+#include "interp/kernel.h"
 
 typedef enum {
     R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_LOGSUM, R_LOGSUMEXP, R_SUMSQUARE,
@@ -63,45 +64,29 @@ static num_class class_of(mof_dtype t)
     }
 }
 
-static mof_status unsupported_type(mof_kernel_ctx *kc, mof_dtype t)
-{
-    return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED, "%s tensors are not supported by %s",
-                            mof_dtype_name(t), mof_node_op_type(kc->node));
-}
-
-static mof_tensor *new_tensor(mof_kernel_ctx *kc, mof_dtype dtype, size_t rank,
-                              const int64_t *dims)
-{
-    mof_tensor *t = mof_tensor_create(dtype, rank, dims);
-    if (!t)
-        mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory for a %s tensor",
-                         mof_dtype_name(dtype));
-    return t;
-}
-
 /* ------------------------------------------------------------------ axes */
 
-/* Fills flags[rank] from the axes; returns false with *bad set to the offending axis
- * (or INT64_MIN for a duplicate). */
-static bool axes_flags(const int64_t *axes, size_t n, size_t rank, bool *flags, int64_t *bad)
+/* Fills flags[rank] from the axes (none: every axis). Returns NULL, or why the axes
+ * are wrong (in why, of `size` bytes). */
+static const char *axes_flags(const int64_t *axes, size_t n, size_t rank, bool *flags,
+                              char *why, size_t size)
 {
     for (size_t i = 0; i < rank; i++)
-        flags[i] = false;
+        flags[i] = n == 0;
     for (size_t i = 0; i < n; i++) {
         int64_t a = axes[i];
         if (a < 0)
             a += (int64_t)rank;
         if (a < 0 || a >= (int64_t)rank) {
-            *bad = axes[i];
-            return false;
+            snprintf(why, size, "axis %" PRId64 " is out of range for rank %zu", axes[i],
+                     rank);
+            return why;
         }
-        if (flags[a]) {
-            *bad = INT64_MIN;
-            return false;
-        }
+        if (flags[a])
+            return "an axis is repeated";
         flags[a] = true;
     }
-    return true;
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ reduce kernel */
@@ -119,7 +104,7 @@ static mof_status k_reduce(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     const mof_tensor *x = in[0];
     num_class cls = class_of(x->dtype);
     if (cls == C_NONE || (x->dtype == MOF_DTYPE_BOOL && kind != R_MAX && kind != R_MIN))
-        return unsupported_type(kc, x->dtype);
+        return mof_kernel_unsupported_type(kc, x->dtype);
     size_t rank = x->rank;
     bool keepdims = mof_node_attr_int(node, "keepdims", 1) != 0;
     /* The axes, as an attribute or (newer opsets) an input. */
@@ -150,22 +135,14 @@ static mof_status k_reduce(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     uint64_t *acci = NULL;
     mof_tensor *y = NULL;
     if (!flags || !odims || !ostr || !idx) {
-        st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        st = mof_kernel_nomem(kc);
         goto done;
     }
-    if (n_axes == 0) {
-        for (size_t i = 0; i < rank; i++)
-            flags[i] = true;
-    } else {
-        int64_t bad = 0;
-        if (!axes_flags(axes, n_axes, rank, flags, &bad)) {
-            st = bad == INT64_MIN
-                     ? mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "an axis is repeated")
-                     : mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
-                                        "axis %" PRId64 " is out of range for rank %zu", bad,
-                                        rank);
-            goto done;
-        }
+    char buf[80];
+    const char *why = axes_flags(axes, n_axes, rank, flags, buf, sizeof(buf));
+    if (why) {
+        st = mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "%s", why);
+        goto done;
     }
     /* Output dims (with reduced dims of size 1, whether kept or not) and the stride
      * of the output along each input dim (0 along reduced dims). */
@@ -185,7 +162,7 @@ static mof_status k_reduce(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
                 s *= x->dims[i];
         }
     }
-    y = new_tensor(kc, x->dtype, orank, odims);
+    y = mof_kernel_new_tensor(kc, x->dtype, orank, odims);
     if (!y)
         goto done;
     int64_t on = y->numel;
@@ -195,13 +172,13 @@ static mof_status k_reduce(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         accf = mof_calloc(on ? (size_t)on : 1, sizeof(*accf));
         mx = kind == R_LOGSUMEXP ? mof_calloc(on ? (size_t)on : 1, sizeof(*mx)) : NULL;
         if (!accf || (kind == R_LOGSUMEXP && !mx)) {
-            st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+            st = mof_kernel_nomem(kc);
             goto done;
         }
     } else {
         acci = mof_calloc(on ? (size_t)on : 1, sizeof(*acci));
         if (!acci) {
-            st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+            st = mof_kernel_nomem(kc);
             goto done;
         }
     }
@@ -314,16 +291,12 @@ static mof_status k_argmax(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     const mof_tensor *x = in[0];
     num_class cls = class_of(x->dtype);
     if (cls == C_NONE || x->dtype == MOF_DTYPE_BOOL)
-        return unsupported_type(kc, x->dtype);
+        return mof_kernel_unsupported_type(kc, x->dtype);
     bool is_max = !strcmp(mof_node_op_type(node), "ArgMax");
-    int64_t r = (int64_t)x->rank;
-    int64_t axis = mof_node_attr_int(node, "axis", 0);
-    if (axis < 0)
-        axis += r;
-    if (axis < 0 || axis >= r)
-        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
-                                "axis %" PRId64 " is out of range for rank %" PRId64,
-                                mof_node_attr_int(node, "axis", 0), r);
+    int64_t r = (int64_t)x->rank, axis;
+    mof_status st = mof_kernel_axis(kc, 0, r, &axis);
+    if (st != MOF_OK)
+        return st;
     bool keepdims = mof_node_attr_int(node, "keepdims", 1) != 0;
     bool last = kc->opset >= 12 && mof_node_attr_int(node, "select_last_index", 0) != 0;
     int64_t len = x->dims[axis];
@@ -331,7 +304,7 @@ static mof_status k_argmax(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "the reduced axis is empty");
     int64_t *odims = mof_calloc(x->rank ? x->rank : 1, sizeof(*odims));
     if (!odims)
-        return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        return mof_kernel_nomem(kc);
     size_t orank = 0;
     for (int64_t i = 0; i < r; i++) {
         if (i != axis)
@@ -339,7 +312,7 @@ static mof_status k_argmax(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         else if (keepdims)
             odims[orank++] = 1;
     }
-    mof_tensor *y = new_tensor(kc, MOF_DTYPE_INT64, orank, odims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, MOF_DTYPE_INT64, orank, odims);
     free(odims);
     if (!y)
         return MOF_ERR_NOMEM;
@@ -385,21 +358,17 @@ static mof_status k_cumsum(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     const mof_tensor *x = in[0], *at = in[1];
     num_class cls = class_of(x->dtype);
     if (cls == C_NONE || x->dtype == MOF_DTYPE_BOOL)
-        return unsupported_type(kc, x->dtype);
+        return mof_kernel_unsupported_type(kc, x->dtype);
     if ((at->dtype != MOF_DTYPE_INT32 && at->dtype != MOF_DTYPE_INT64) || at->numel != 1)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
                                 "axis must be an int32 or int64 scalar");
-    int64_t r = (int64_t)x->rank;
-    int64_t axis = mof_tensor_get_i64(at, 0);
-    if (axis < 0)
-        axis += r;
-    if (axis < 0 || axis >= r)
-        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
-                                "axis %" PRId64 " is out of range for rank %" PRId64,
-                                mof_tensor_get_i64(at, 0), r);
+    int64_t r = (int64_t)x->rank, axis;
+    mof_status st = mof_kernel_norm_axis(kc, mof_tensor_get_i64(at, 0), r, &axis);
+    if (st != MOF_OK)
+        return st;
     bool exclusive = mof_node_attr_int(kc->node, "exclusive", 0) != 0;
     bool reverse = mof_node_attr_int(kc->node, "reverse", 0) != 0;
-    mof_tensor *y = new_tensor(kc, x->dtype, x->rank, x->dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, x->dtype, x->rank, x->dims);
     if (!y)
         return MOF_ERR_NOMEM;
     int64_t len = x->dims[axis];
@@ -480,17 +449,11 @@ static mof_status infer_reduce(mof_infer_ctx *ic)
     mof_status st = MOF_ERR_NOMEM;
     if (!flags || !dims || !syms)
         goto done;
-    if (n_axes == 0) {
-        for (size_t i = 0; i < rank; i++)
-            flags[i] = true;
-    } else {
-        int64_t bad = 0;
-        if (!axes_flags(axes, n_axes, rank, flags, &bad)) {
-            st = bad == INT64_MIN ? mof_infer_error(ic, "an axis is repeated")
-                                  : mof_infer_error(ic, "axis %" PRId64
-                                                    " is out of range for rank %zu", bad, rank);
-            goto done;
-        }
+    char buf[80];
+    const char *why = axes_flags(axes, n_axes, rank, flags, buf, sizeof(buf));
+    if (why) {
+        st = mof_infer_error(ic, "%s", why);
+        goto done;
     }
     size_t orank = 0;
     for (size_t i = 0; i < rank; i++) {
@@ -518,15 +481,13 @@ static mof_status infer_argmax(mof_infer_ctx *ic)
     bool keepdims = mof_node_attr_int(ic->node, "keepdims", 1) != 0;
     if (x->rank < 0)
         return mof_shape_set(&ic->out[0], MOF_DTYPE_INT64, -1, NULL, NULL);
-    int64_t r = x->rank, axis = mof_node_attr_int(ic->node, "axis", 0);
-    if (axis < 0)
-        axis += r;
-    if (axis < 0 || axis >= r)
-        return mof_infer_error(ic, "axis %" PRId64 " is out of range for rank %" PRId64,
-                               mof_node_attr_int(ic->node, "axis", 0), r);
+    int64_t r = x->rank, axis;
+    mof_status st = mof_infer_axis(ic, 0, r, &axis);
+    if (st != MOF_OK)
+        return st;
     int64_t *dims = mof_calloc((size_t)r, sizeof(*dims));
     char **syms = mof_calloc((size_t)r, sizeof(*syms));
-    mof_status st = MOF_ERR_NOMEM;
+    st = MOF_ERR_NOMEM;
     if (dims && syms) {
         int orank = 0;
         for (int64_t i = 0; i < r; i++) {

@@ -1,7 +1,8 @@
 /* ops_shape.c: shape and data-movement operators of the reference interpreter:
  * Shape, Size, Reshape, Transpose, Squeeze / Unsqueeze, Concat, Split, Slice, the
  * Gather and Scatter families, Expand, Tile, Pad, ConstantOfShape, Constant, Range,
- * NonZero, TopK, OneHot, Trilu, DepthToSpace / SpaceToDepth and Resize.
+ * NonZero, TopK, OneHot, Trilu, DepthToSpace / SpaceToDepth, Resize (and Upsample),
+ * Compress, ReverseSequence, EyeLike and Unique.
  *
  * Data movement copies elements by size, so every element type works, strings
  * included (their bytes are duplicated). Most ops reduce to one of two walks: a strided
@@ -19,60 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp/op.h"
+#include "interp/kernel.h"
 
 /* ------------------------------------------------------------------ kernel helpers */
-
-static mof_status nomem(mof_kernel_ctx *kc)
-{
-    return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
-}
-
-static mof_tensor *new_tensor(mof_kernel_ctx *kc, mof_dtype dtype, size_t rank,
-                              const int64_t *dims)
-{
-    mof_tensor *t = mof_tensor_create(dtype, rank, dims);
-    if (!t)
-        mof_kernel_error(kc, MOF_ERR_NOMEM,
-                         "out of memory for a %s tensor of %" PRId64 " elements",
-                         mof_dtype_name(dtype), mof_dims_numel(rank, dims));
-    return t;
-}
-
-static const mof_tensor *input(size_t n_in, mof_tensor *const *in, size_t i)
-{
-    return i < n_in ? in[i] : NULL;
-}
-
-static mof_status need_input(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t i)
-{
-    if (i < n_in && in[i])
-        return MOF_OK;
-    return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "input %zu is missing", i);
-}
-
-static bool is_int_dtype(mof_dtype t)
-{
-    switch (t) {
-    case MOF_DTYPE_INT8: case MOF_DTYPE_INT16: case MOF_DTYPE_INT32: case MOF_DTYPE_INT64:
-    case MOF_DTYPE_UINT8: case MOF_DTYPE_UINT16: case MOF_DTYPE_UINT32:
-    case MOF_DTYPE_UINT64:
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool is_float_dtype(mof_dtype t)
-{
-    return t == MOF_DTYPE_FLOAT || t == MOF_DTYPE_DOUBLE || t == MOF_DTYPE_FLOAT16 ||
-           t == MOF_DTYPE_BFLOAT16;
-}
-
-static bool is_numeric_dtype(mof_dtype t)
-{
-    return is_int_dtype(t) || is_float_dtype(t) || t == MOF_DTYPE_BOOL;
-}
 
 static mof_status unsupported_type(mof_kernel_ctx *kc, const char *what, mof_dtype t)
 {
@@ -87,7 +37,7 @@ static mof_status get_ints(mof_kernel_ctx *kc, const mof_tensor *t, const char *
 {
     *vals = NULL;
     *n = 0;
-    if (!is_int_dtype(t->dtype))
+    if (!mof_dtype_is_int(t->dtype))
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "%s must be an integer tensor, not %s",
                                 what, mof_dtype_name(t->dtype));
     if (t->rank > 1)
@@ -95,7 +45,7 @@ static mof_status get_ints(mof_kernel_ctx *kc, const mof_tensor *t, const char *
                                 what, t->rank);
     int64_t *v = mof_calloc((size_t)t->numel, sizeof(*v));
     if (!v)
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     for (int64_t i = 0; i < t->numel; i++)
         v[i] = mof_tensor_get_i64(t, i);
     *vals = v;
@@ -109,21 +59,9 @@ static mof_status attr_ints(mof_kernel_ctx *kc, const char *name, int64_t **vals
     const int64_t *a = mof_node_attr_ints(kc->node, name, n);
     *vals = mof_calloc(*n, sizeof(**vals));
     if (!*vals)
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     if (*n)
         memcpy(*vals, a, *n * sizeof(**vals));
-    return MOF_OK;
-}
-
-/* Normalizes axis into [0, rank), accepting [-rank, rank). */
-static mof_status norm_axis(mof_kernel_ctx *kc, int64_t axis, int64_t rank, int64_t *out)
-{
-    *out = 0;
-    if (axis < -rank || axis >= rank)
-        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
-                                "axis %" PRId64 " is out of range for rank %" PRId64, axis,
-                                rank);
-    *out = axis < 0 ? axis + rank : axis;
     return MOF_OK;
 }
 
@@ -134,19 +72,6 @@ static mof_status invalid(mof_kernel_ctx *kc, const char *what)
 }
 
 /* ------------------------------------------------------------------ element copies */
-
-static bool string_assign(mof_string *d, const mof_string *s)
-{
-    char *data = mof_malloc(s->size);
-    if (!data)
-        return false;
-    if (s->size)
-        memcpy(data, s->data, s->size);
-    free(d->data);
-    d->data = data;
-    d->size = s->size;
-    return true;
-}
 
 static inline void copy_elem(char *d, const char *s, size_t es)
 {
@@ -159,37 +84,17 @@ static inline void copy_elem(char *d, const char *s, size_t es)
     }
 }
 
-/* Copies n elements src[si..] to dst[di..] (same element type). Strings are
- * duplicated; false when out of memory. */
-static bool copy_run(mof_tensor *dst, int64_t di, const mof_tensor *src, int64_t si, int64_t n)
-{
-    if (n <= 0)
-        return true;
-    if (dst->dtype == MOF_DTYPE_STRING) {
-        mof_string *d = dst->data;
-        const mof_string *s = src->data;
-        for (int64_t i = 0; i < n; i++)
-            if (!string_assign(&d[di + i], &s[si + i]))
-                return false;
-        return true;
-    }
-    size_t es = mof_dtype_size(dst->dtype);
-    memcpy((char *)dst->data + (size_t)di * es, (const char *)src->data + (size_t)si * es,
-           (size_t)n * es);
-    return true;
-}
-
 /* A new tensor of the given shape holding the elements of t in order (numel equal). */
 static mof_tensor *copy_reshaped(mof_kernel_ctx *kc, const mof_tensor *t, size_t rank,
                                  const int64_t *dims)
 {
-    mof_tensor *r = new_tensor(kc, t->dtype, rank, dims);
+    mof_tensor *r = mof_kernel_new_tensor(kc, t->dtype, rank, dims);
     if (!r)
         return NULL;
     MOF_ASSERT(r->numel == t->numel);
-    if (!copy_run(r, 0, t, 0, t->numel)) {
+    if (!mof_tensor_copy_elems(r, 0, t, 0, t->numel)) {
         mof_tensor_unref(r);
-        nomem(kc);
+        mof_kernel_nomem(kc);
         return NULL;
     }
     return r;
@@ -204,10 +109,10 @@ static mof_status copy_strided(mof_kernel_ctx *kc, mof_tensor *dst, int64_t doff
     if (mof_dims_numel(r, dims) == 0)
         return MOF_OK;
     if (r == 0)
-        return copy_run(dst, doff, src, soff, 1) ? MOF_OK : nomem(kc);
+        return mof_tensor_copy_elems(dst, doff, src, soff, 1) ? MOF_OK : mof_kernel_nomem(kc);
     int64_t *idx = mof_calloc(r, sizeof(*idx));
     if (!idx)
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     bool strings = dst->dtype == MOF_DTYPE_STRING;
     size_t es = strings ? 0 : mof_dtype_size(dst->dtype);
     int64_t inner = dims[r - 1], ds = dstr[r - 1], ss = sstr[r - 1];
@@ -216,16 +121,16 @@ static mof_status copy_strided(mof_kernel_ctx *kc, mof_tensor *dst, int64_t doff
     for (;;) {
         if (contiguous || strings) {
             if (contiguous) {
-                if (!copy_run(dst, doff, src, soff, inner)) {
-                    st = nomem(kc);
+                if (!mof_tensor_copy_elems(dst, doff, src, soff, inner)) {
+                    st = mof_kernel_nomem(kc);
                     break;
                 }
             } else {
                 bool ok = true;
                 for (int64_t i = 0; i < inner && ok; i++)
-                    ok = copy_run(dst, doff + i * ds, src, soff + i * ss, 1);
+                    ok = mof_tensor_copy_elems(dst, doff + i * ds, src, soff + i * ss, 1);
                 if (!ok) {
-                    st = nomem(kc);
+                    st = mof_kernel_nomem(kc);
                     break;
                 }
             }
@@ -256,6 +161,28 @@ done:
     return st;
 }
 
+/* *out becomes a new tensor of dims (rank r) whose elements, in order, are those of x
+ * read as a view of vr dims vdims (as many elements) from offset off with strides vs
+ * (0: broadcast). On failure *out is untouched. */
+static mof_status read_strided(mof_kernel_ctx *kc, const mof_tensor *x, size_t r,
+                               const int64_t *dims, int64_t off, size_t vr,
+                               const int64_t *vdims, const int64_t *vs, mof_tensor **out)
+{
+    mof_tensor *y = mof_kernel_new_tensor(kc, x->dtype, r, dims);
+    int64_t *ys = mof_calloc(vr ? vr : 1, sizeof(*ys));
+    mof_status st = MOF_ERR_NOMEM;
+    if (!y || !ys) {
+        if (y)
+            st = mof_kernel_nomem(kc);
+    } else {
+        mof_strides(vr, vdims, ys);
+        st = copy_strided(kc, y, 0, ys, x, off, vs, vr, vdims);
+    }
+    free(ys);
+    mof_kernel_set_output(st, y, out);
+    return st;
+}
+
 /* Fills dst from src through per-dim maps: the output element at (o_0, ..., o_r-1) is
  * the src element at (maps[0][o_0], ..., maps[r-1][o_r-1]), or fill's only element
  * when any map entry is negative. src and dst have the same rank. */
@@ -266,13 +193,13 @@ static mof_status copy_mapped(mof_kernel_ctx *kc, mof_tensor *dst, const mof_ten
     if (dst->numel == 0)
         return MOF_OK;
     if (r == 0)
-        return copy_run(dst, 0, src, 0, 1) ? MOF_OK : nomem(kc);
+        return mof_tensor_copy_elems(dst, 0, src, 0, 1) ? MOF_OK : mof_kernel_nomem(kc);
     mof_status st = MOF_OK;
     int64_t *sstr = mof_calloc(r, sizeof(*sstr));
     int64_t *idx = mof_calloc(r, sizeof(*idx));
     int64_t *acc = mof_calloc(r + 1, sizeof(*acc));
     if (!sstr || !idx || !acc) {
-        st = nomem(kc);
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     mof_strides(r, src->dims, sstr);
@@ -295,9 +222,10 @@ static mof_status copy_mapped(mof_kernel_ctx *kc, mof_tensor *dst, const mof_ten
         for (int64_t o = 0; o < inner; o++, p++) {
             int64_t so = base < 0 || im[o] < 0 ? -1 : base + im[o] * is;
             if (strings) {
-                bool ok = so < 0 ? copy_run(dst, p, fill, 0, 1) : copy_run(dst, p, src, so, 1);
+                bool ok = so < 0 ? mof_tensor_copy_elems(dst, p, fill, 0, 1)
+                                 : mof_tensor_copy_elems(dst, p, src, so, 1);
                 if (!ok) {
-                    st = nomem(kc);
+                    st = mof_kernel_nomem(kc);
                     goto done;
                 }
             } else {
@@ -327,83 +255,14 @@ done:
 
 /* ------------------------------------------------------------------ inference helpers */
 
-/* Output dims under construction: numbers, or -1 with a symbol (borrowed from an input
- * shape) or none. */
-typedef struct odims {
-    int rank;
-    int64_t *d;
-    const char **s;
-} odims;
-
-static bool od_init(odims *o, int rank)
-{
-    size_t n = rank > 0 ? (size_t)rank : 1;
-    o->rank = rank;
-    o->d = mof_calloc(n, sizeof(*o->d));
-    o->s = mof_calloc(n, sizeof(*o->s));
-    if (!o->d || !o->s) {
-        free(o->d);
-        free(o->s);
-        *o = (odims){0};
-        return false;
-    }
-    for (int i = 0; i < rank; i++)
-        o->d[i] = -1;
-    return true;
-}
-
-static void od_free(odims *o)
-{
-    free(o->d);
-    free(o->s);
-    *o = (odims){0};
-}
-
 static const char *shape_sym(const mof_shape *s, int i)
 {
     return s->dims[i] < 0 && s->syms ? s->syms[i] : NULL;
 }
 
-/* Dim i of o becomes dim j of s (number or symbol). */
-static void od_take(odims *o, int i, const mof_shape *s, int j)
-{
-    o->d[i] = s->dims[j];
-    o->s[i] = shape_sym(s, j);
-}
-
-static void od_set(odims *o, int i, int64_t v)
-{
-    o->d[i] = v >= 0 ? v : -1;
-    o->s[i] = NULL;
-}
-
-/* Writes o as output k (dims copied) and frees o. */
-static mof_status od_emit(mof_infer_ctx *ic, size_t k, mof_dtype dtype, odims *o)
-{
-    mof_status st = MOF_OK;
-    if (k < ic->n_out)
-        st = mof_shape_set(&ic->out[k], dtype, o->rank, o->d, (char *const *)o->s);
-    od_free(o);
-    return st;
-}
-
-/* Output k has the given type and an unknown shape (or rank, dims unknown). */
-static mof_status out_rank(mof_infer_ctx *ic, size_t k, mof_dtype dtype, int rank)
-{
-    if (k >= ic->n_out)
-        return MOF_OK;
-    return mof_shape_set(&ic->out[k], dtype, rank, NULL, NULL);
-}
-
-/* Input i's shape, or NULL when absent. */
-static const mof_shape *in_shape(const mof_infer_ctx *ic, size_t i)
-{
-    return i < ic->n_in && ic->in[i].present ? &ic->in[i] : NULL;
-}
-
 static mof_dtype in_dtype(const mof_infer_ctx *ic, size_t i)
 {
-    const mof_shape *s = in_shape(ic, i);
+    const mof_shape *s = mof_infer_input(ic, i);
     return s ? s->dtype : MOF_DTYPE_UNDEFINED;
 }
 
@@ -412,7 +271,7 @@ static bool known_ints(const mof_shape *s, int64_t **vals, size_t *n)
 {
     *vals = NULL;
     *n = 0;
-    if (!s || !s->value || !is_int_dtype(s->value->dtype) || s->value->rank > 1)
+    if (!s || !s->value || !mof_dtype_is_int(s->value->dtype) || s->value->rank > 1)
         return false;
     const mof_tensor *t = s->value;
     int64_t *v = mof_calloc((size_t)t->numel, sizeof(*v));
@@ -439,17 +298,6 @@ static int64_t known_len(const mof_shape *s)
     return -1;
 }
 
-/* Output 0 is input 0's type and shape. */
-static mof_status infer_same(mof_infer_ctx *ic)
-{
-    const mof_shape *x = in_shape(ic, 0);
-    if (!x || ic->n_out < 1)
-        return MOF_OK;
-    mof_status st = mof_shape_copy(&ic->out[0], x);
-    ic->out[0].value = NULL;
-    return st;
-}
-
 /* ------------------------------------------------------------------ Shape, Size */
 
 /* The [start, end) range of dims that Shape returns (opset 15 slices). */
@@ -474,13 +322,13 @@ static void shape_range(const mof_node *n, int64_t opset, int64_t r, int64_t *st
 static mof_status k_shape(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
                           mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     int64_t s, e;
     shape_range(kc->node, kc->opset, (int64_t)in[0]->rank, &s, &e);
     int64_t len = e - s;
-    mof_tensor *t = new_tensor(kc, MOF_DTYPE_INT64, 1, &len);
+    mof_tensor *t = mof_kernel_new_tensor(kc, MOF_DTYPE_INT64, 1, &len);
     if (!t)
         return MOF_ERR_NOMEM;
     if (len)
@@ -491,9 +339,9 @@ static mof_status k_shape(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
 
 static mof_status infer_shape(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x || x->rank < 0)
-        return out_rank(ic, 0, MOF_DTYPE_INT64, 1);
+        return mof_infer_set_rank(ic, 0, MOF_DTYPE_INT64, 1);
     int64_t s, e;
     shape_range(ic->node, ic->opset, x->rank, &s, &e);
     int64_t len = e - s;
@@ -503,17 +351,17 @@ static mof_status infer_shape(mof_infer_ctx *ic)
 static mof_status k_size(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
                          mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     int64_t n = in[0]->numel;
     out[0] = mof_tensor_create_from(MOF_DTYPE_INT64, 0, NULL, &n);
-    return out[0] ? MOF_OK : nomem(kc);
+    return out[0] ? MOF_OK : mof_kernel_nomem(kc);
 }
 
 static mof_status infer_size(mof_infer_ctx *ic)
 {
-    return out_rank(ic, 0, MOF_DTYPE_INT64, 0);
+    return mof_infer_set_rank(ic, 0, MOF_DTYPE_INT64, 0);
 }
 
 /* ------------------------------------------------------------------ Reshape */
@@ -524,7 +372,7 @@ static mof_status reshape_target(mof_kernel_ctx *kc, size_t n_in, mof_tensor *co
 {
     if (kc->opset < 5)
         return attr_ints(kc, "shape", shape, n);
-    mof_status st = need_input(kc, n_in, in, 1);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 1);
     if (st != MOF_OK)
         return st;
     return get_ints(kc, in[1], "the shape input", shape, n);
@@ -533,7 +381,7 @@ static mof_status reshape_target(mof_kernel_ctx *kc, size_t n_in, mof_tensor *co
 static mof_status k_reshape(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                             size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     int64_t *shape = NULL;
     size_t n = 0;
     if (st != MOF_OK || (st = reshape_target(kc, n_in, in, &shape, &n)) != MOF_OK)
@@ -593,7 +441,7 @@ done:
 
 /* Solves a -1 of a Reshape symbolically: the input's dims over the output's other dims,
  * cancelling equal symbols. Returns the dim or -1 when it cannot be known. */
-static int64_t reshape_solve(const mof_shape *x, const odims *o, int minus)
+static int64_t reshape_solve(const mof_shape *x, const mof_dimvec *o, int minus)
 {
     int64_t num = 1, den = 1;
     size_t n_sym = 0;
@@ -615,14 +463,14 @@ static int64_t reshape_solve(const mof_shape *x, const odims *o, int minus)
     for (int i = 0; i < o->rank; i++) {
         if (i == minus)
             continue;
-        if (o->d[i] >= 0) {
-            if (o->d[i] && den > INT64_MAX / o->d[i])
+        if (o->dims[i] >= 0) {
+            if (o->dims[i] && den > INT64_MAX / o->dims[i])
                 goto done;
-            den *= o->d[i];
+            den *= o->dims[i];
             continue;
         }
         size_t k = 0;
-        while (k < n_sym && !(o->s[i] && !strcmp(syms[k], o->s[i])))
+        while (k < n_sym && !(o->syms[i] && !strcmp(syms[k], o->syms[i])))
             k++;
         if (k == n_sym)
             goto done;
@@ -637,7 +485,7 @@ done:
 
 static mof_status infer_reshape(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     mof_dtype dt = x ? x->dtype : MOF_DTYPE_UNDEFINED;
     int64_t *shape = NULL;
     size_t n = 0;
@@ -648,12 +496,12 @@ static mof_status infer_reshape(mof_infer_ctx *ic)
             return MOF_ERR_NOMEM;
         if (n)
             memcpy(shape, a, n * sizeof(*shape));
-    } else if (!known_ints(in_shape(ic, 1), &shape, &n)) {
-        return out_rank(ic, 0, dt, (int)known_len(in_shape(ic, 1)));
+    } else if (!known_ints(mof_infer_input(ic, 1), &shape, &n)) {
+        return mof_infer_set_rank(ic, 0, dt, (int)known_len(mof_infer_input(ic, 1)));
     }
     bool allowzero = ic->opset >= 14 && mof_node_attr_int(ic->node, "allowzero", 0);
-    odims o;
-    if (!od_init(&o, (int)n)) {
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, (int)n) != MOF_OK) {
         free(shape);
         return MOF_ERR_NOMEM;
     }
@@ -662,22 +510,22 @@ static mof_status infer_reshape(mof_infer_ctx *ic)
         if (shape[i] == 0 && !allowzero) {
             if (x && x->rank >= 0 && i >= x->rank) {
                 free(shape);
-                od_free(&o);
+                mof_dimvec_free(&o);
                 return mof_infer_error(ic, "shape[%d] is 0 (copy) but the input has rank %d",
                                        i, x->rank);
             }
             if (x && x->rank >= 0)
-                od_take(&o, i, x, i);
+                mof_dimvec_take(&o, i, x, i);
         } else if (shape[i] == -1) {
             minus = i;
         } else {
-            od_set(&o, i, shape[i]);
+            mof_dimvec_set(&o, i, shape[i]);
         }
     }
     if (minus >= 0 && x && x->rank >= 0)
-        od_set(&o, minus, reshape_solve(x, &o, minus));
+        mof_dimvec_set(&o, minus, reshape_solve(x, &o, minus));
     free(shape);
-    return od_emit(ic, 0, dt, &o);
+    return mof_dimvec_emit(ic, 0, dt, &o);
 }
 
 /* ------------------------------------------------------------------ Transpose */
@@ -693,7 +541,7 @@ static mof_status get_perm(mof_kernel_ctx *kc, const mof_node *node, size_t r, i
     if (!p || !seen) {
         free(p);
         free(seen);
-        return kc ? nomem(kc) : MOF_ERR_NOMEM;
+        return kc ? mof_kernel_nomem(kc) : MOF_ERR_NOMEM;
     }
     mof_status st = MOF_OK;
     if (given && n != r) {
@@ -728,7 +576,7 @@ done:
 static mof_status k_transpose(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                               size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
@@ -739,10 +587,8 @@ static mof_status k_transpose(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const
     int64_t *dims = mof_calloc(rr, sizeof(*dims));
     int64_t *xs = mof_calloc(rr, sizeof(*xs));
     int64_t *ss = mof_calloc(rr, sizeof(*ss));
-    int64_t *ds = mof_calloc(rr, sizeof(*ds));
-    mof_tensor *y = NULL;
-    if (!dims || !xs || !ss || !ds) {
-        st = nomem(kc);
+    if (!dims || !xs || !ss) {
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     mof_strides(r, x->dims, xs);
@@ -750,44 +596,34 @@ static mof_status k_transpose(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const
         dims[i] = x->dims[perm[i]];
         ss[i] = xs[perm[i]];
     }
-    mof_strides(r, dims, ds);
-    if (!(y = new_tensor(kc, x->dtype, r, dims))) {
-        st = MOF_ERR_NOMEM;
-        goto done;
-    }
-    st = copy_strided(kc, y, 0, ds, x, 0, ss, r, dims);
+    st = read_strided(kc, x, r, dims, 0, r, dims, ss, &out[0]);
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
     free(perm);
     free(dims);
     free(xs);
     free(ss);
-    free(ds);
     return st;
 }
 
 static mof_status infer_transpose(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x)
         return MOF_OK;
     if (x->rank < 0)
-        return out_rank(ic, 0, x->dtype, -1);
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
     int64_t *perm = NULL;
     if (get_perm(NULL, ic->node, (size_t)x->rank, &perm) != MOF_OK)
         return mof_infer_error(ic, "perm is not a permutation of %d dims", x->rank);
-    odims o;
-    if (!od_init(&o, x->rank)) {
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, x->rank) != MOF_OK) {
         free(perm);
         return MOF_ERR_NOMEM;
     }
     for (int i = 0; i < x->rank; i++)
-        od_take(&o, i, x, (int)perm[i]);
+        mof_dimvec_take(&o, i, x, (int)perm[i]);
     free(perm);
-    return od_emit(ic, 0, x->dtype, &o);
+    return mof_dimvec_emit(ic, 0, x->dtype, &o);
 }
 
 /* ------------------------------------------------------------------ Squeeze, Unsqueeze */
@@ -801,7 +637,7 @@ static mof_status get_axes(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         *given = mof_node_has_attr(kc->node, "axes");
         return attr_ints(kc, "axes", axes, n);
     }
-    const mof_tensor *a = input(n_in, in, 1);
+    const mof_tensor *a = mof_kernel_input(n_in, in, 1);
     *given = a != NULL;
     if (!a) {
         *axes = NULL;
@@ -818,7 +654,7 @@ static mof_status mark_axes(mof_kernel_ctx *kc, const int64_t *axes, size_t n, i
 {
     for (size_t i = 0; i < n; i++) {
         int64_t a;
-        mof_status st = norm_axis(kc, axes[i], r, &a);
+        mof_status st = mof_kernel_norm_axis(kc, axes[i], r, &a);
         if (st != MOF_OK)
             return st;
         if (marks[a])
@@ -829,21 +665,27 @@ static mof_status mark_axes(mof_kernel_ctx *kc, const int64_t *axes, size_t n, i
     return MOF_OK;
 }
 
-static mof_status k_squeeze(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
-                            size_t n_out, mof_tensor **out)
+/* Squeeze (the named dims of size 1, or all of them, go) and Unsqueeze (dims of size 1
+ * are inserted where named). */
+static mof_status squeeze_run(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                              mof_tensor **out, bool unsqueeze)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     int64_t *axes = NULL;
     size_t n = 0;
     bool given;
     if (st != MOF_OK || (st = get_axes(kc, n_in, in, &axes, &n, &given)) != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
-    size_t r = x->rank;
+    size_t r = unsqueeze ? x->rank + n : x->rank, k = 0;
     bool *marks = mof_calloc(r, sizeof(*marks));
     int64_t *dims = mof_calloc(r, sizeof(*dims));
     if (!marks || !dims) {
-        st = nomem(kc);
+        st = mof_kernel_nomem(kc);
+        goto done;
+    }
+    if (unsqueeze && !given) {
+        st = mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "Unsqueeze needs axes");
         goto done;
     }
     if (given) {
@@ -853,9 +695,10 @@ static mof_status k_squeeze(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
         for (size_t i = 0; i < r; i++)
             marks[i] = x->dims[i] == 1;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < r; i++) {
-        if (!marks[i]) {
+    for (size_t i = 0, j = 0; i < r; i++) {
+        if (unsqueeze) {
+            dims[k++] = marks[i] ? 1 : x->dims[j++];
+        } else if (!marks[i]) {
             dims[k++] = x->dims[i];
         } else if (x->dims[i] != 1) {
             st = mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
@@ -872,6 +715,18 @@ done:
     return st;
 }
 
+static mof_status k_squeeze(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                            size_t n_out, mof_tensor **out)
+{
+    return squeeze_run(kc, n_in, in, out, false);
+}
+
+static mof_status k_unsqueeze(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                              size_t n_out, mof_tensor **out)
+{
+    return squeeze_run(kc, n_in, in, out, true);
+}
+
 /* The axes of Squeeze / Unsqueeze at inference: false when not known. */
 static bool infer_axes(mof_infer_ctx *ic, int64_t **axes, size_t *n, bool *given)
 {
@@ -885,7 +740,7 @@ static bool infer_axes(mof_infer_ctx *ic, int64_t **axes, size_t *n, bool *given
             memcpy(*axes, a, *n * sizeof(**axes));
         return true;
     }
-    const mof_shape *a = in_shape(ic, 1);
+    const mof_shape *a = mof_infer_input(ic, 1);
     *given = a != NULL;
     if (!a) {
         *axes = NULL;
@@ -895,137 +750,76 @@ static bool infer_axes(mof_infer_ctx *ic, int64_t **axes, size_t *n, bool *given
     return known_ints(a, axes, n);
 }
 
-static mof_status infer_squeeze(mof_infer_ctx *ic)
+static mof_status squeeze_infer(mof_infer_ctx *ic, bool unsqueeze)
 {
-    const mof_shape *x = in_shape(ic, 0);
-    if (!x)
-        return MOF_OK;
-    int64_t *axes;
-    size_t n;
-    bool given;
-    if (x->rank < 0 || !infer_axes(ic, &axes, &n, &given))
-        return out_rank(ic, 0, x->dtype, -1);
-    int r = x->rank;
-    mof_status st = MOF_OK;
-    bool *marks = mof_calloc((size_t)r, sizeof(*marks));
-    odims o = {0};
-    if (!marks || !od_init(&o, r)) {
-        st = MOF_ERR_NOMEM;
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
-        if (a < 0 || a >= r) {
-            st = mof_infer_error(ic, "axis %" PRId64 " is out of range for rank %d", axes[i], r);
-            goto done;
-        }
-        if (x->dims[a] >= 0 && x->dims[a] != 1) {
-            st = mof_infer_error(ic, "cannot squeeze dim %" PRId64 " of size %" PRId64, a,
-                                 x->dims[a]);
-            goto done;
-        }
-        marks[a] = true;
-    }
-    if (!given) {
-        for (int i = 0; i < r; i++) {
-            if (x->dims[i] < 0) {
-                /* Whether a symbolic dim is 1 decides the rank. */
-                od_free(&o);
-                st = out_rank(ic, 0, x->dtype, -1);
-                goto done;
-            }
-            marks[i] = x->dims[i] == 1;
-        }
-    }
-    int k = 0;
-    for (int i = 0; i < r; i++)
-        if (!marks[i])
-            od_take(&o, k++, x, i);
-    o.rank = k;
-    st = od_emit(ic, 0, x->dtype, &o);
-done:
-    od_free(&o);
-    free(marks);
-    free(axes);
-    return st;
-}
-
-static mof_status k_unsqueeze(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
-                              size_t n_out, mof_tensor **out)
-{
-    mof_status st = need_input(kc, n_in, in, 0);
-    int64_t *axes = NULL;
-    size_t n = 0;
-    bool given;
-    if (st != MOF_OK || (st = get_axes(kc, n_in, in, &axes, &n, &given)) != MOF_OK)
-        return st;
-    const mof_tensor *x = in[0];
-    size_t r = x->rank + n;
-    bool *marks = mof_calloc(r, sizeof(*marks));
-    int64_t *dims = mof_calloc(r, sizeof(*dims));
-    if (!marks || !dims) {
-        st = nomem(kc);
-        goto done;
-    }
-    if (!given) {
-        st = mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "Unsqueeze needs axes");
-        goto done;
-    }
-    if ((st = mark_axes(kc, axes, n, (int64_t)r, marks)) != MOF_OK)
-        goto done;
-    for (size_t i = 0, k = 0; i < r; i++)
-        dims[i] = marks[i] ? 1 : x->dims[k++];
-    out[0] = copy_reshaped(kc, x, r, dims);
-    st = out[0] ? MOF_OK : MOF_ERR_NOMEM;
-done:
-    free(axes);
-    free(marks);
-    free(dims);
-    return st;
-}
-
-static mof_status infer_unsqueeze(mof_infer_ctx *ic)
-{
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x)
         return MOF_OK;
     int64_t *axes;
     size_t n;
     bool given;
     if (!infer_axes(ic, &axes, &n, &given))
-        return out_rank(ic, 0, x->dtype, -1);
-    if (x->rank < 0 || !given) {
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
+    if (x->rank < 0 || (unsqueeze && !given)) {
         free(axes);
-        return out_rank(ic, 0, x->dtype, -1);
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
     }
-    int r = x->rank + (int)n;
+    int r = unsqueeze ? x->rank + (int)n : x->rank;
     mof_status st = MOF_OK;
     bool *marks = mof_calloc((size_t)r, sizeof(*marks));
-    odims o = {0};
-    if (!marks || !od_init(&o, r)) {
+    mof_dimvec o = {0};
+    if (!marks || mof_dimvec_init(&o, r) != MOF_OK) {
         st = MOF_ERR_NOMEM;
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
         int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
-        if (a < 0 || a >= r || marks[a]) {
-            st = mof_infer_error(ic, "axis %" PRId64 " is out of range or repeated", axes[i]);
+        if (a < 0 || a >= r || (unsqueeze && marks[a])) {
+            st = mof_infer_error(ic, "axis %" PRId64 " is out of range%s for rank %d",
+                                 axes[i], unsqueeze ? " or repeated" : "", r);
+            goto done;
+        }
+        if (!unsqueeze && x->dims[a] >= 0 && x->dims[a] != 1) {
+            st = mof_infer_error(ic, "cannot squeeze dim %" PRId64 " of size %" PRId64, a,
+                                 x->dims[a]);
             goto done;
         }
         marks[a] = true;
     }
-    for (int i = 0, k = 0; i < r; i++) {
-        if (marks[i])
-            od_set(&o, i, 1);
-        else
-            od_take(&o, i, x, k++);
+    for (int i = 0; !given && i < r; i++) {
+        if (x->dims[i] < 0) {
+            /* Whether a symbolic dim is 1 decides the rank. */
+            st = mof_infer_set_rank(ic, 0, x->dtype, -1);
+            goto done;
+        }
+        marks[i] = x->dims[i] == 1;
     }
-    st = od_emit(ic, 0, x->dtype, &o);
+    int k = 0;
+    for (int i = 0, j = 0; i < r; i++) {
+        if (unsqueeze && marks[i])
+            mof_dimvec_set(&o, k++, 1);
+        else if (unsqueeze)
+            mof_dimvec_take(&o, k++, x, j++);
+        else if (!marks[i])
+            mof_dimvec_take(&o, k++, x, i);
+    }
+    o.rank = k;
+    st = mof_dimvec_emit(ic, 0, x->dtype, &o);
 done:
-    od_free(&o);
+    mof_dimvec_free(&o);
     free(marks);
     free(axes);
     return st;
+}
+
+static mof_status infer_squeeze(mof_infer_ctx *ic)
+{
+    return squeeze_infer(ic, false);
+}
+
+static mof_status infer_unsqueeze(mof_infer_ctx *ic)
+{
+    return squeeze_infer(ic, true);
 }
 
 /* ------------------------------------------------------------------ Concat */
@@ -1042,8 +836,7 @@ static mof_status k_concat(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     if (r == 0)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "cannot concatenate scalars");
     int64_t axis;
-    mof_status st = norm_axis(kc, mof_node_attr_int(kc->node, "axis", kc->opset < 4 ? 1 : 0),
-                              (int64_t)r, &axis);
+    mof_status st = mof_kernel_axis(kc, kc->opset < 4 ? 1 : 0, (int64_t)r, &axis);
     if (st != MOF_OK)
         return st;
     if (kc->opset >= 4 && !mof_node_has_attr(kc->node, "axis"))
@@ -1053,7 +846,7 @@ static mof_status k_concat(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     int64_t *xs = mof_calloc(r, sizeof(*xs));
     mof_tensor *y = NULL;
     if (!dims || !ys || !xs) {
-        st = nomem(kc);
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     memcpy(dims, first->dims, r * sizeof(*dims));
@@ -1077,7 +870,7 @@ static mof_status k_concat(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         }
         dims[axis] += t->dims[axis];
     }
-    if (!(y = new_tensor(kc, first->dtype, r, dims))) {
+    if (!(y = mof_kernel_new_tensor(kc, first->dtype, r, dims))) {
         st = MOF_ERR_NOMEM;
         goto done;
     }
@@ -1094,10 +887,7 @@ static mof_status k_concat(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         pos += t->dims[axis];
     }
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
+    mof_kernel_set_output(st, y, &out[0]);
     free(dims);
     free(ys);
     free(xs);
@@ -1109,7 +899,7 @@ static mof_status infer_concat(mof_infer_ctx *ic)
     const mof_shape *ref = NULL;
     mof_dtype dt = MOF_DTYPE_UNDEFINED;
     for (size_t i = 0; i < ic->n_in; i++) {
-        const mof_shape *s = in_shape(ic, i);
+        const mof_shape *s = mof_infer_input(ic, i);
         if (!s)
             continue;
         if (dt == MOF_DTYPE_UNDEFINED)
@@ -1118,22 +908,20 @@ static mof_status infer_concat(mof_infer_ctx *ic)
             ref = s;
     }
     if (!ref)
-        return out_rank(ic, 0, dt, -1);
+        return mof_infer_set_rank(ic, 0, dt, -1);
     int r = ref->rank;
-    int64_t axis = mof_node_attr_int(ic->node, "axis", ic->opset < 4 ? 1 : 0);
-    if (axis < 0)
-        axis += r;
-    if (axis < 0 || axis >= r)
-        return mof_infer_error(ic, "axis %" PRId64 " is out of range for rank %d",
-                               mof_node_attr_int(ic->node, "axis", 0), r);
-    odims o;
-    if (!od_init(&o, r))
+    int64_t axis;
+    mof_status st = mof_infer_axis(ic, ic->opset < 4 ? 1 : 0, r, &axis);
+    if (st != MOF_OK)
+        return st;
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, r) != MOF_OK)
         return MOF_ERR_NOMEM;
     for (int d = 0; d < r; d++)
-        od_take(&o, d, ref, d);
+        mof_dimvec_take(&o, d, ref, d);
     int64_t total = 0;
     for (size_t i = 0; i < ic->n_in; i++) {
-        const mof_shape *s = in_shape(ic, i);
+        const mof_shape *s = mof_infer_input(ic, i);
         if (!s)
             continue;
         if (s->rank < 0) {
@@ -1141,30 +929,30 @@ static mof_status infer_concat(mof_infer_ctx *ic)
             continue;
         }
         if (s->rank != r) {
-            od_free(&o);
+            mof_dimvec_free(&o);
             return mof_infer_error(ic, "input %zu has rank %d, input 0 has rank %d", i,
                                    s->rank, r);
         }
         for (int d = 0; d < r; d++) {
             if (d == axis)
                 continue;
-            if (o.d[d] >= 0 && s->dims[d] >= 0 && o.d[d] != s->dims[d]) {
-                int64_t other = o.d[d];
-                od_free(&o);
+            if (o.dims[d] >= 0 && s->dims[d] >= 0 && o.dims[d] != s->dims[d]) {
+                int64_t other = o.dims[d];
+                mof_dimvec_free(&o);
                 return mof_infer_error(ic, "input %zu has dim %d of size %" PRId64
                                        " where another input has %" PRId64, i, d,
                                        s->dims[d], other);
             }
-            if (o.d[d] < 0 && s->dims[d] >= 0)
-                od_take(&o, d, s, d);
-            else if (o.d[d] < 0 && !o.s[d])
-                o.s[d] = shape_sym(s, d);
+            if (o.dims[d] < 0 && s->dims[d] >= 0)
+                mof_dimvec_take(&o, d, s, d);
+            else if (o.dims[d] < 0 && !o.syms[d])
+                o.syms[d] = shape_sym(s, d);
         }
         if (total >= 0)
             total = s->dims[axis] >= 0 ? total + s->dims[axis] : -1;
     }
-    od_set(&o, (int)axis, total);
-    return od_emit(ic, 0, dt, &o);
+    mof_dimvec_set(&o, (int)axis, total);
+    return mof_dimvec_emit(ic, 0, dt, &o);
 }
 
 /* ------------------------------------------------------------------ Split */
@@ -1243,7 +1031,7 @@ static mof_status split_sizes(mof_kernel_ctx *kc, const mof_node *node, int64_t 
 static mof_status k_split(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                           size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
@@ -1251,13 +1039,12 @@ static mof_status k_split(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
     if (r == 0)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "cannot split a scalar");
     int64_t axis;
-    if ((st = norm_axis(kc, mof_node_attr_int(kc->node, "axis", 0), (int64_t)r, &axis)) !=
-        MOF_OK)
+    if ((st = mof_kernel_axis(kc, 0, (int64_t)r, &axis)) != MOF_OK)
         return st;
     int64_t *split = NULL;
     size_t n_split = 0;
     bool have = false;
-    const mof_tensor *si = input(n_in, in, 1);
+    const mof_tensor *si = mof_kernel_input(n_in, in, 1);
     if ((kc->opset >= 13 || kc->opset < 2) && si) {
         have = true;
         st = get_ints(kc, si, "split", &split, &n_split);
@@ -1270,9 +1057,8 @@ static mof_status k_split(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
     int64_t *sizes = mof_calloc(n_out, sizeof(*sizes));
     int64_t *dims = mof_calloc(r, sizeof(*dims));
     int64_t *xs = mof_calloc(r, sizeof(*xs));
-    int64_t *ys = mof_calloc(r, sizeof(*ys));
-    if (!sizes || !dims || !xs || !ys) {
-        st = nomem(kc);
+    if (!sizes || !dims || !xs) {
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     st = split_sizes(kc, kc->node, kc->opset, split, n_split, have, x->dims[axis], n_out,
@@ -1284,17 +1070,9 @@ static mof_status k_split(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
     int64_t pos = 0;
     for (size_t i = 0; i < n_out; i++) {
         dims[axis] = sizes[i];
-        if (mof_node_output(kc->node, i)) {
-            mof_tensor *y = new_tensor(kc, x->dtype, r, dims);
-            if (!y) {
-                st = MOF_ERR_NOMEM;
-                goto done;
-            }
-            out[i] = y;
-            mof_strides(r, dims, ys);
-            if ((st = copy_strided(kc, y, 0, ys, x, pos * xs[axis], xs, r, dims)) != MOF_OK)
-                goto done;
-        }
+        if (mof_node_output(kc->node, i) &&
+            (st = read_strided(kc, x, r, dims, pos * xs[axis], r, dims, xs, &out[i])) != MOF_OK)
+            goto done;
         pos += sizes[i];
     }
 done:
@@ -1308,32 +1086,28 @@ done:
     free(sizes);
     free(dims);
     free(xs);
-    free(ys);
     return st;
 }
 
 static mof_status infer_split(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x)
         return MOF_OK;
     mof_status st = MOF_OK;
     if (x->rank <= 0) {
         for (size_t i = 0; i < ic->n_out && st == MOF_OK; i++)
-            st = out_rank(ic, i, x->dtype, x->rank);
+            st = mof_infer_set_rank(ic, i, x->dtype, x->rank);
         return st;
     }
     int r = x->rank;
-    int64_t axis = mof_node_attr_int(ic->node, "axis", 0);
-    if (axis < 0)
-        axis += r;
-    if (axis < 0 || axis >= r)
-        return mof_infer_error(ic, "axis %" PRId64 " is out of range for rank %d",
-                               mof_node_attr_int(ic->node, "axis", 0), r);
+    int64_t axis;
+    if ((st = mof_infer_axis(ic, 0, r, &axis)) != MOF_OK)
+        return st;
     int64_t *split = NULL;
     size_t n_split = 0;
     bool have = false, known = true;
-    const mof_shape *si = in_shape(ic, 1);
+    const mof_shape *si = mof_infer_input(ic, 1);
     if ((ic->opset >= 13 || ic->opset < 2) && si) {
         have = true;
         known = known_ints(si, &split, &n_split);
@@ -1360,17 +1134,17 @@ static mof_status infer_split(mof_infer_ctx *ic)
                              " into %zu outputs", x->dims[axis], ic->n_out);
     }
     for (size_t i = 0; i < ic->n_out && st == MOF_OK; i++) {
-        odims o;
-        if (!od_init(&o, r)) {
+        mof_dimvec o;
+        if (mof_dimvec_init(&o, r) != MOF_OK) {
             st = MOF_ERR_NOMEM;
             break;
         }
         for (int d = 0; d < r; d++)
-            od_take(&o, d, x, d);
+            mof_dimvec_take(&o, d, x, d);
         /* One part of a symbolic dim is that dim. */
         if (!(ic->n_out == 1 && !have))
-            od_set(&o, (int)axis, sizes[i]);
-        st = od_emit(ic, i, x->dtype, &o);
+            mof_dimvec_set(&o, (int)axis, sizes[i]);
+        st = mof_dimvec_emit(ic, i, x->dtype, &o);
     }
     free(split);
     free(sizes);
@@ -1430,9 +1204,9 @@ static mof_status slice_get(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
             (st = attr_ints(kc, "axes", &a->axes, &na)) != MOF_OK)
             goto fail;
     } else {
-        const mof_tensor *ax = input(n_in, in, 3), *sp = input(n_in, in, 4);
-        if ((st = need_input(kc, n_in, in, 1)) != MOF_OK ||
-            (st = need_input(kc, n_in, in, 2)) != MOF_OK ||
+        const mof_tensor *ax = mof_kernel_input(n_in, in, 3), *sp = mof_kernel_input(n_in, in, 4);
+        if ((st = mof_kernel_need_input(kc, n_in, in, 1)) != MOF_OK ||
+            (st = mof_kernel_need_input(kc, n_in, in, 2)) != MOF_OK ||
             (st = get_ints(kc, in[1], "starts", &a->starts, &a->n)) != MOF_OK ||
             (st = get_ints(kc, in[2], "ends", &a->ends, &ne)) != MOF_OK ||
             (ax && (st = get_ints(kc, ax, "axes", &a->axes, &na)) != MOF_OK) ||
@@ -1458,7 +1232,7 @@ fail:
 static mof_status k_slice(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                           size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     slice_args a;
     if (st != MOF_OK || (st = slice_get(kc, n_in, in, &a)) != MOF_OK)
         return st;
@@ -1467,11 +1241,9 @@ static mof_status k_slice(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
     int64_t *dims = mof_calloc(rr, sizeof(*dims));
     int64_t *xs = mof_calloc(rr, sizeof(*xs));
     int64_t *ss = mof_calloc(rr, sizeof(*ss));
-    int64_t *ys = mof_calloc(rr, sizeof(*ys));
     bool *seen = mof_calloc(rr, sizeof(*seen));
-    mof_tensor *y = NULL;
-    if (!dims || !xs || !ss || !ys || !seen) {
-        st = nomem(kc);
+    if (!dims || !xs || !ss || !seen) {
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     mof_strides(r, x->dims, xs);
@@ -1480,7 +1252,8 @@ static mof_status k_slice(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
     int64_t off = 0;
     for (size_t i = 0; i < a.n; i++) {
         int64_t axis, first;
-        if ((st = norm_axis(kc, a.axes ? a.axes[i] : (int64_t)i, (int64_t)r, &axis)) != MOF_OK)
+        st = mof_kernel_norm_axis(kc, a.axes ? a.axes[i] : (int64_t)i, (int64_t)r, &axis);
+        if (st != MOF_OK)
             goto done;
         if (seen[axis]) {
             st = mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "axis %" PRId64 " is repeated",
@@ -1498,33 +1271,23 @@ static mof_status k_slice(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
             off += first * xs[axis];
         ss[axis] = xs[axis] * step;
     }
-    if (!(y = new_tensor(kc, x->dtype, r, dims))) {
-        st = MOF_ERR_NOMEM;
-        goto done;
-    }
-    mof_strides(r, dims, ys);
-    st = copy_strided(kc, y, 0, ys, x, off, ss, r, dims);
+    st = read_strided(kc, x, r, dims, off, r, dims, ss, &out[0]);
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
     slice_args_free(&a);
     free(dims);
     free(xs);
     free(ss);
-    free(ys);
     free(seen);
     return st;
 }
 
 static mof_status infer_slice(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x)
         return MOF_OK;
     if (x->rank < 0)
-        return out_rank(ic, 0, x->dtype, -1);
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
     int r = x->rank;
     slice_args a = {0};
     size_t ne = 0, na = 0, ns = 0;
@@ -1555,26 +1318,26 @@ static mof_status infer_slice(mof_infer_ctx *ic)
         }
         ns = a.n;
     } else {
-        known = known_ints(in_shape(ic, 1), &a.starts, &a.n) &&
-                known_ints(in_shape(ic, 2), &a.ends, &ne);
+        known = known_ints(mof_infer_input(ic, 1), &a.starts, &a.n) &&
+                known_ints(mof_infer_input(ic, 2), &a.ends, &ne);
         na = ns = a.n;
-        if (known && in_shape(ic, 3))
-            known = known_ints(in_shape(ic, 3), &a.axes, &na);
-        if (known && in_shape(ic, 4))
-            known = known_ints(in_shape(ic, 4), &a.steps, &ns);
+        if (known && mof_infer_input(ic, 3))
+            known = known_ints(mof_infer_input(ic, 3), &a.axes, &na);
+        if (known && mof_infer_input(ic, 4))
+            known = known_ints(mof_infer_input(ic, 4), &a.steps, &ns);
     }
-    odims o;
-    if (!od_init(&o, r)) {
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, r) != MOF_OK) {
         slice_args_free(&a);
         return MOF_ERR_NOMEM;
     }
     for (int d = 0; d < r; d++)
-        od_take(&o, d, x, d);
+        mof_dimvec_take(&o, d, x, d);
     mof_status st = MOF_OK;
     if (!known) {
         /* Unknown starts or ends: the rank stays, every dim may change. */
         for (int d = 0; d < r; d++)
-            od_set(&o, d, -1);
+            mof_dimvec_set(&o, d, -1);
         goto emit;
     }
     if (ne != a.n || na != a.n || ns != a.n) {
@@ -1596,20 +1359,21 @@ static mof_status infer_slice(mof_infer_ctx *ic)
             goto done;
         }
         if (x->dims[axis] >= 0) {
-            od_set(&o, (int)axis, slice_axis(x->dims[axis], a.starts[i], a.ends[i], step, &first));
+            mof_dimvec_set(&o, (int)axis,
+                           slice_axis(x->dims[axis], a.starts[i], a.ends[i], step, &first));
         } else {
             /* A symbolic dim survives a slice that keeps all of it. */
             bool all = step == 1 ? a.starts[i] == 0 && a.ends[i] >= INT32_MAX
                      : step == -1 ? a.starts[i] == -1 && a.ends[i] <= INT32_MIN
                                   : false;
             if (!all)
-                od_set(&o, (int)axis, -1);
+                mof_dimvec_set(&o, (int)axis, -1);
         }
     }
 emit:
-    st = od_emit(ic, 0, x->dtype, &o);
+    st = mof_dimvec_emit(ic, 0, x->dtype, &o);
 done:
-    od_free(&o);
+    mof_dimvec_free(&o);
     slice_args_free(&a);
     return st;
 }
@@ -1648,20 +1412,20 @@ static mof_status k_gather(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
                            size_t n_out, mof_tensor **out)
 {
     mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK || (st = check_indices(kc, in[1])) != MOF_OK)
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK ||
+        (st = check_indices(kc, in[1])) != MOF_OK)
         return st;
     const mof_tensor *x = in[0], *ind = in[1];
     size_t r = x->rank, q = ind->rank;
     if (r == 0)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "cannot gather from a scalar");
     int64_t axis;
-    if ((st = norm_axis(kc, mof_node_attr_int(kc->node, "axis", 0), (int64_t)r, &axis)) != MOF_OK)
+    if ((st = mof_kernel_axis(kc, 0, (int64_t)r, &axis)) != MOF_OK)
         return st;
     size_t ro = r - 1 + q;
     int64_t *dims = mof_calloc(ro ? ro : 1, sizeof(*dims));
     if (!dims)
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     int64_t outer = 1, inner = 1, dim = x->dims[axis];
     size_t k = 0;
     for (size_t i = 0; i < (size_t)axis; i++) {
@@ -1674,7 +1438,7 @@ static mof_status k_gather(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         dims[k++] = x->dims[i];
         inner *= x->dims[i];
     }
-    mof_tensor *y = new_tensor(kc, x->dtype, ro, dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, x->dtype, ro, dims);
     free(dims);
     if (!y)
         return MOF_ERR_NOMEM;
@@ -1686,9 +1450,9 @@ static mof_status k_gather(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
             return bad_index(kc, ind, j, dim);
         }
         for (int64_t o = 0; o < outer; o++) {
-            if (!copy_run(y, (o * n + j) * inner, x, (o * dim + v) * inner, inner)) {
+            if (!mof_tensor_copy_elems(y, (o * n + j) * inner, x, (o * dim + v) * inner, inner)) {
                 mof_tensor_unref(y);
-                return nomem(kc);
+                return mof_kernel_nomem(kc);
             }
         }
     }
@@ -1698,50 +1462,45 @@ static mof_status k_gather(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
 
 static mof_status infer_gather(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0), *ind = in_shape(ic, 1);
+    const mof_shape *x = mof_infer_input(ic, 0), *ind = mof_infer_input(ic, 1);
     if (!x)
         return MOF_OK;
     if (x->rank < 0 || !ind || ind->rank < 0)
-        return out_rank(ic, 0, x->dtype, -1);
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
     int r = x->rank, q = ind->rank;
-    int64_t axis = mof_node_attr_int(ic->node, "axis", 0);
-    if (axis < 0)
-        axis += r;
-    if (axis < 0 || axis >= r)
-        return mof_infer_error(ic, "axis %" PRId64 " is out of range for rank %d",
-                               mof_node_attr_int(ic->node, "axis", 0), r);
-    odims o;
-    if (!od_init(&o, r - 1 + q))
+    int64_t axis;
+    mof_status st = mof_infer_axis(ic, 0, r, &axis);
+    if (st != MOF_OK)
+        return st;
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, r - 1 + q) != MOF_OK)
         return MOF_ERR_NOMEM;
     int k = 0;
     for (int i = 0; i < axis; i++)
-        od_take(&o, k++, x, i);
+        mof_dimvec_take(&o, k++, x, i);
     for (int i = 0; i < q; i++)
-        od_take(&o, k++, ind, i);
+        mof_dimvec_take(&o, k++, ind, i);
     for (int i = (int)axis + 1; i < r; i++)
-        od_take(&o, k++, x, i);
-    return od_emit(ic, 0, x->dtype, &o);
+        mof_dimvec_take(&o, k++, x, i);
+    return mof_dimvec_emit(ic, 0, x->dtype, &o);
 }
 
-static mof_status k_gather_elements(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
-                                    size_t n_out, mof_tensor **out)
+/* GatherElements / ScatterElements: the data offset of each element of the indices
+ * (offs, owned): its own coordinates, the index along the axis. */
+static mof_status elements_offsets(mof_kernel_ctx *kc, const mof_tensor *x,
+                                   const mof_tensor *ind, int64_t **offs)
 {
-    mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK || (st = check_indices(kc, in[1])) != MOF_OK)
-        return st;
-    const mof_tensor *x = in[0], *ind = in[1];
     size_t r = x->rank;
-    if (r == 0 || ind->rank != r)
-        return invalid(kc, "data and indices must have the same rank, at least 1");
     int64_t axis;
-    if ((st = norm_axis(kc, mof_node_attr_int(kc->node, "axis", 0), (int64_t)r, &axis)) != MOF_OK)
+    *offs = NULL;
+    mof_status st = mof_kernel_axis(kc, 0, (int64_t)r, &axis);
+    if (st != MOF_OK)
         return st;
-    mof_tensor *y = new_tensor(kc, x->dtype, r, ind->dims);
     int64_t *xs = mof_calloc(r, sizeof(*xs));
     int64_t *idx = mof_calloc(r, sizeof(*idx));
-    if (!y || !xs || !idx) {
-        st = y ? nomem(kc) : MOF_ERR_NOMEM;
+    int64_t *o = mof_calloc((size_t)ind->numel, sizeof(*o));
+    if (!xs || !idx || !o) {
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     mof_strides(r, x->dims, xs);
@@ -1759,10 +1518,7 @@ static mof_status k_gather_elements(mof_kernel_ctx *kc, size_t n_in, mof_tensor 
             }
             off += c * xs[d];
         }
-        if (!copy_run(y, j, x, off, 1)) {
-            st = nomem(kc);
-            goto done;
-        }
+        o[j] = off;
         for (size_t d = r; d-- > 0;) {
             if (++idx[d] < ind->dims[d])
                 break;
@@ -1770,22 +1526,45 @@ static mof_status k_gather_elements(mof_kernel_ctx *kc, size_t n_in, mof_tensor 
         }
     }
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
     free(xs);
     free(idx);
+    if (st == MOF_OK)
+        *offs = o;
+    else
+        free(o);
+    return st;
+}
+
+static mof_status k_gather_elements(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                                    size_t n_out, mof_tensor **out)
+{
+    mof_status st;
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK ||
+        (st = check_indices(kc, in[1])) != MOF_OK)
+        return st;
+    const mof_tensor *x = in[0], *ind = in[1];
+    if (x->rank == 0 || ind->rank != x->rank)
+        return invalid(kc, "data and indices must have the same rank, at least 1");
+    int64_t *offs;
+    if ((st = elements_offsets(kc, x, ind, &offs)) != MOF_OK)
+        return st;
+    mof_tensor *y = mof_kernel_new_tensor(kc, x->dtype, x->rank, ind->dims);
+    st = y ? MOF_OK : MOF_ERR_NOMEM;
+    for (int64_t j = 0; st == MOF_OK && j < ind->numel; j++)
+        if (!mof_tensor_copy_elems(y, j, x, offs[j], 1))
+            st = mof_kernel_nomem(kc);
+    mof_kernel_set_output(st, y, &out[0]);
+    free(offs);
     return st;
 }
 
 static mof_status infer_gather_elements(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0), *ind = in_shape(ic, 1);
+    const mof_shape *x = mof_infer_input(ic, 0), *ind = mof_infer_input(ic, 1);
     if (!x)
         return MOF_OK;
     if (!ind)
-        return out_rank(ic, 0, x->dtype, x->rank);
+        return mof_infer_set_rank(ic, 0, x->dtype, x->rank);
     mof_status st = mof_shape_set(&ic->out[0], x->dtype, ind->rank, ind->dims, ind->syms);
     return st;
 }
@@ -1844,8 +1623,7 @@ static mof_status k_gathernd(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
                              size_t n_out, mof_tensor **out)
 {
     mof_status st;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK)
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK)
         return st;
     const mof_tensor *x = in[0], *ind = in[1];
     if (ind->dtype != MOF_DTYPE_INT64)
@@ -1861,7 +1639,7 @@ static mof_status k_gathernd(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
     int64_t *xs = mof_calloc(r, sizeof(*xs));
     mof_tensor *y = NULL;
     if (!dims || !xs) {
-        st = nomem(kc);
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     size_t k = 0;
@@ -1870,7 +1648,7 @@ static mof_status k_gathernd(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
     for (size_t i = (size_t)(b + g.last); i < r; i++)
         dims[k++] = x->dims[i];
     mof_strides(r, x->dims, xs);
-    if (!(y = new_tensor(kc, x->dtype, ro, dims))) {
+    if (!(y = mof_kernel_new_tensor(kc, x->dtype, ro, dims))) {
         st = MOF_ERR_NOMEM;
         goto done;
     }
@@ -1881,17 +1659,14 @@ static mof_status k_gathernd(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
                 st = invalid(kc, "an index is out of range");
                 goto done;
             }
-            if (!copy_run(y, (bt * g.tuples + t) * g.slice, x, off, g.slice)) {
-                st = nomem(kc);
+            if (!mof_tensor_copy_elems(y, (bt * g.tuples + t) * g.slice, x, off, g.slice)) {
+                st = mof_kernel_nomem(kc);
                 goto done;
             }
         }
     }
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
+    mof_kernel_set_output(st, y, &out[0]);
     free(dims);
     free(xs);
     return st;
@@ -1899,30 +1674,30 @@ done:
 
 static mof_status infer_gathernd(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0), *ind = in_shape(ic, 1);
+    const mof_shape *x = mof_infer_input(ic, 0), *ind = mof_infer_input(ic, 1);
     if (!x)
         return MOF_OK;
     if (x->rank < 0 || !ind || ind->rank < 1 || ind->dims[ind->rank - 1] < 0)
-        return out_rank(ic, 0, x->dtype, -1);
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
     int64_t b = ic->opset >= 12 ? mof_node_attr_int(ic->node, "batch_dims", 0) : 0;
     int r = x->rank, q = ind->rank;
     int64_t last = ind->dims[q - 1];
     if (b < 0 || b >= q || b + last > r)
         return mof_infer_error(ic, "index tuples of %" PRId64 " do not fit data of rank %d",
                                last, r);
-    odims o;
-    if (!od_init(&o, q - 1 + r - (int)(b + last)))
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, q - 1 + r - (int)(b + last)) != MOF_OK)
         return MOF_ERR_NOMEM;
     int k = 0;
     for (int i = 0; i + 1 < q; i++) {
-        od_take(&o, k, ind, i);
-        if (i < b && o.d[k] < 0 && x->dims[i] >= 0)
-            od_take(&o, k, x, i);
+        mof_dimvec_take(&o, k, ind, i);
+        if (i < b && o.dims[k] < 0 && x->dims[i] >= 0)
+            mof_dimvec_take(&o, k, x, i);
         k++;
     }
     for (int i = (int)(b + last); i < r; i++)
-        od_take(&o, k++, x, i);
-    return od_emit(ic, 0, x->dtype, &o);
+        mof_dimvec_take(&o, k++, x, i);
+    return mof_dimvec_emit(ic, 0, x->dtype, &o);
 }
 
 /* ------------------------------------------------------------------ Scatter family */
@@ -1958,8 +1733,8 @@ static bool scatter_apply(mof_tensor *y, int64_t yi, const mof_tensor *u, int64_
                           reduction red)
 {
     if (red == RED_NONE)
-        return copy_run(y, yi, u, ui, 1);
-    if (is_float_dtype(y->dtype)) {
+        return mof_tensor_copy_elems(y, yi, u, ui, 1);
+    if (mof_dtype_is_float(y->dtype)) {
         double a = mof_tensor_get_f64(y, yi), b = mof_tensor_get_f64(u, ui), v;
         switch (red) {
         case RED_ADD: v = a + b; break;
@@ -1990,7 +1765,7 @@ static mof_tensor *scatter_start(mof_kernel_ctx *kc, const mof_tensor *x, const 
         invalid(kc, "updates and data differ in type");
         return NULL;
     }
-    if (red != RED_NONE && !is_numeric_dtype(x->dtype)) {
+    if (red != RED_NONE && !mof_dtype_is_numeric(x->dtype)) {
         unsupported_type(kc, "a scatter reduction", x->dtype);
         return NULL;
     }
@@ -2002,9 +1777,8 @@ static mof_status k_scatternd(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const
 {
     mof_status st;
     reduction red;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 2)) != MOF_OK || (st = get_reduction(kc, &red)) != MOF_OK)
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 3)) != MOF_OK ||
+        (st = get_reduction(kc, &red)) != MOF_OK)
         return st;
     const mof_tensor *x = in[0], *ind = in[1], *u = in[2];
     if (ind->dtype != MOF_DTYPE_INT64)
@@ -2025,7 +1799,7 @@ static mof_status k_scatternd(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const
     int64_t *xs = mof_calloc(r, sizeof(*xs));
     mof_tensor *y = xs ? scatter_start(kc, x, u, red) : NULL;
     if (!y) {
-        st = xs ? MOF_ERR_INVALID_MODEL : nomem(kc);
+        st = xs ? MOF_ERR_INVALID_MODEL : mof_kernel_nomem(kc);
         goto done;
     }
     mof_strides(r, x->dims, xs);
@@ -2037,16 +1811,13 @@ static mof_status k_scatternd(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const
         }
         for (int64_t s = 0; s < g.slice; s++) {
             if (!scatter_apply(y, off + s, u, t * g.slice + s, red)) {
-                st = nomem(kc);
+                st = mof_kernel_nomem(kc);
                 goto done;
             }
         }
     }
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
+    mof_kernel_set_output(st, y, &out[0]);
     free(xs);
     return st;
 }
@@ -2056,9 +1827,7 @@ static mof_status k_scatter_elements(mof_kernel_ctx *kc, size_t n_in, mof_tensor
 {
     mof_status st;
     reduction red;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 2)) != MOF_OK ||
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 3)) != MOF_OK ||
         (st = check_indices(kc, in[1])) != MOF_OK || (st = get_reduction(kc, &red)) != MOF_OK)
         return st;
     const mof_tensor *x = in[0], *ind = in[1], *u = in[2];
@@ -2068,48 +1837,16 @@ static mof_status k_scatter_elements(mof_kernel_ctx *kc, size_t n_in, mof_tensor
     for (size_t d = 0; d < r; d++)
         if (u->dims[d] != ind->dims[d])
             return invalid(kc, "updates and indices differ in shape");
-    int64_t axis;
-    if ((st = norm_axis(kc, mof_node_attr_int(kc->node, "axis", 0), (int64_t)r, &axis)) != MOF_OK)
+    int64_t *offs;
+    if ((st = elements_offsets(kc, x, ind, &offs)) != MOF_OK)
         return st;
-    int64_t *xs = mof_calloc(r, sizeof(*xs));
-    int64_t *idx = mof_calloc(r, sizeof(*idx));
-    mof_tensor *y = xs && idx ? scatter_start(kc, x, u, red) : NULL;
-    if (!y) {
-        st = xs && idx ? MOF_ERR_INVALID_MODEL : nomem(kc);
-        goto done;
-    }
-    mof_strides(r, x->dims, xs);
-    for (int64_t j = 0; j < ind->numel; j++) {
-        int64_t off = 0, v;
-        if (!get_index(ind, j, x->dims[axis], &v)) {
-            st = bad_index(kc, ind, j, x->dims[axis]);
-            goto done;
-        }
-        for (size_t d = 0; d < r; d++) {
-            int64_t c = (int64_t)d == axis ? v : idx[d];
-            if (c >= x->dims[d]) {
-                st = invalid(kc, "indices are larger than data outside the axis");
-                goto done;
-            }
-            off += c * xs[d];
-        }
-        if (!scatter_apply(y, off, u, j, red)) {
-            st = nomem(kc);
-            goto done;
-        }
-        for (size_t d = r; d-- > 0;) {
-            if (++idx[d] < ind->dims[d])
-                break;
-            idx[d] = 0;
-        }
-    }
-done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
-    free(xs);
-    free(idx);
+    mof_tensor *y = scatter_start(kc, x, u, red);
+    st = y ? MOF_OK : MOF_ERR_INVALID_MODEL;
+    for (int64_t j = 0; st == MOF_OK && j < ind->numel; j++)
+        if (!scatter_apply(y, offs[j], u, j, red))
+            st = mof_kernel_nomem(kc);
+    mof_kernel_set_output(st, y, &out[0]);
+    free(offs);
     return st;
 }
 
@@ -2121,8 +1858,7 @@ static mof_status k_expand(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     mof_status st;
     int64_t *shape = NULL;
     size_t n = 0;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK ||
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK ||
         (st = get_ints(kc, in[1], "the shape input", &shape, &n)) != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
@@ -2130,10 +1866,8 @@ static mof_status k_expand(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     int64_t *dims = mof_calloc(ro ? ro : 1, sizeof(*dims));
     int64_t *xs = mof_calloc(r ? r : 1, sizeof(*xs));
     int64_t *ss = mof_calloc(ro ? ro : 1, sizeof(*ss));
-    int64_t *ys = mof_calloc(ro ? ro : 1, sizeof(*ys));
-    mof_tensor *y = NULL;
-    if (!dims || !xs || !ss || !ys) {
-        st = nomem(kc);
+    if (!dims || !xs || !ss) {
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     mof_strides(r, x->dims, xs);
@@ -2156,44 +1890,34 @@ static mof_status k_expand(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         }
         ss[i] = i + r >= ro && xd == dims[i] ? xs[i + r - ro] : 0;
     }
-    if (!(y = new_tensor(kc, x->dtype, ro, dims))) {
-        st = MOF_ERR_NOMEM;
-        goto done;
-    }
-    mof_strides(ro, dims, ys);
-    st = copy_strided(kc, y, 0, ys, x, 0, ss, ro, dims);
+    st = read_strided(kc, x, ro, dims, 0, ro, dims, ss, &out[0]);
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
     free(shape);
     free(dims);
     free(xs);
     free(ss);
-    free(ys);
     return st;
 }
 
 static mof_status infer_expand(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x)
         return MOF_OK;
     int64_t *shape;
     size_t n;
-    if (!known_ints(in_shape(ic, 1), &shape, &n)) {
-        int64_t len = known_len(in_shape(ic, 1));
+    if (!known_ints(mof_infer_input(ic, 1), &shape, &n)) {
+        int64_t len = known_len(mof_infer_input(ic, 1));
         int rank = x->rank < 0 || len < 0 ? -1 : x->rank > len ? x->rank : (int)len;
-        return out_rank(ic, 0, x->dtype, rank);
+        return mof_infer_set_rank(ic, 0, x->dtype, rank);
     }
     if (x->rank < 0) {
         free(shape);
-        return out_rank(ic, 0, x->dtype, -1);
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
     }
     int r = x->rank, ro = r > (int)n ? r : (int)n;
-    odims o;
-    if (!od_init(&o, ro)) {
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, ro) != MOF_OK) {
         free(shape);
         return MOF_ERR_NOMEM;
     }
@@ -2202,23 +1926,23 @@ static mof_status infer_expand(mof_infer_ctx *ic)
         int xi = i + r - ro;
         int64_t sd = i + (int)n >= ro ? shape[i + (int)n - ro] : 1;
         if (xi < 0) {
-            od_set(&o, i, sd);
+            mof_dimvec_set(&o, i, sd);
         } else if (sd == 1) {
-            od_take(&o, i, x, xi);
+            mof_dimvec_take(&o, i, x, xi);
         } else if (x->dims[xi] >= 0 && x->dims[xi] != 1 && x->dims[xi] != sd) {
             st = mof_infer_error(ic, "cannot expand a dim of %" PRId64 " to %" PRId64,
                                  x->dims[xi], sd);
             break;
         } else {
-            od_set(&o, i, sd);
+            mof_dimvec_set(&o, i, sd);
         }
     }
     free(shape);
     if (st != MOF_OK) {
-        od_free(&o);
+        mof_dimvec_free(&o);
         return st;
     }
-    return od_emit(ic, 0, x->dtype, &o);
+    return mof_dimvec_emit(ic, 0, x->dtype, &o);
 }
 
 static mof_status k_tile(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
@@ -2227,8 +1951,7 @@ static mof_status k_tile(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     mof_status st;
     int64_t *rep = NULL;
     size_t n = 0;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
-        (st = need_input(kc, n_in, in, 1)) != MOF_OK ||
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 2)) != MOF_OK ||
         (st = get_ints(kc, in[1], "repeats", &rep, &n)) != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
@@ -2243,12 +1966,10 @@ static mof_status k_tile(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     size_t rv = r ? 2 * r : 1;
     int64_t *dims = mof_calloc(r ? r : 1, sizeof(*dims));
     int64_t *vd = mof_calloc(rv, sizeof(*vd));
-    int64_t *vs = mof_calloc(rv, sizeof(*vs));
     int64_t *ss = mof_calloc(rv, sizeof(*ss));
     int64_t *xs = mof_calloc(r ? r : 1, sizeof(*xs));
-    mof_tensor *y = NULL;
-    if (!dims || !vd || !vs || !ss || !xs) {
-        st = nomem(kc);
+    if (!dims || !vd || !ss || !xs) {
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     mof_strides(r, x->dims, xs);
@@ -2263,25 +1984,11 @@ static mof_status k_tile(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
         ss[2 * i] = 0;
         ss[2 * i + 1] = xs[i];
     }
-    if (!(y = new_tensor(kc, x->dtype, r, dims))) {
-        st = MOF_ERR_NOMEM;
-        goto done;
-    }
-    if (r == 0)
-        st = copy_run(y, 0, x, 0, 1) ? MOF_OK : nomem(kc);
-    else {
-        mof_strides(2 * r, vd, vs);
-        st = copy_strided(kc, y, 0, vs, x, 0, ss, 2 * r, vd);
-    }
+    st = read_strided(kc, x, r, dims, 0, 2 * r, vd, ss, &out[0]);
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
     free(rep);
     free(dims);
     free(vd);
-    free(vs);
     free(ss);
     free(xs);
     return st;
@@ -2289,31 +1996,31 @@ done:
 
 static mof_status infer_tile(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x)
         return MOF_OK;
     if (x->rank < 0)
-        return out_rank(ic, 0, x->dtype, -1);
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
     int64_t *rep;
     size_t n;
-    odims o;
-    if (!od_init(&o, x->rank))
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, x->rank) != MOF_OK)
         return MOF_ERR_NOMEM;
-    if (!known_ints(in_shape(ic, 1), &rep, &n))
-        return od_emit(ic, 0, x->dtype, &o);
+    if (!known_ints(mof_infer_input(ic, 1), &rep, &n))
+        return mof_dimvec_emit(ic, 0, x->dtype, &o);
     if (n != (size_t)x->rank) {
         free(rep);
-        od_free(&o);
+        mof_dimvec_free(&o);
         return mof_infer_error(ic, "repeats has %zu entries for rank %d", n, x->rank);
     }
     for (int i = 0; i < x->rank; i++) {
         if (rep[i] == 1)
-            od_take(&o, i, x, i);
+            mof_dimvec_take(&o, i, x, i);
         else if (x->dims[i] >= 0 && rep[i] >= 0)
-            od_set(&o, i, x->dims[i] * rep[i]);
+            mof_dimvec_set(&o, i, x->dims[i] * rep[i]);
     }
     free(rep);
-    return od_emit(ic, 0, x->dtype, &o);
+    return mof_dimvec_emit(ic, 0, x->dtype, &o);
 }
 
 /* ------------------------------------------------------------------ Pad */
@@ -2346,11 +2053,11 @@ static mof_status pad_amounts(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const
     mof_status st;
     if (kc->opset < 11)
         st = attr_ints(kc, kc->opset < 2 ? "paddings" : "pads", &p, &n);
-    else if ((st = need_input(kc, n_in, in, 1)) == MOF_OK)
+    else if ((st = mof_kernel_need_input(kc, n_in, in, 1)) == MOF_OK)
         st = get_ints(kc, in[1], "pads", &p, &n);
     if (st != MOF_OK)
         return st;
-    const mof_tensor *ax = kc->opset >= 18 ? input(n_in, in, 3) : NULL;
+    const mof_tensor *ax = kc->opset >= 18 ? mof_kernel_input(n_in, in, 3) : NULL;
     if (ax && (st = get_ints(kc, ax, "axes", &axes, &na)) != MOF_OK)
         goto done;
     if (n != 2 * na) {
@@ -2361,7 +2068,7 @@ static mof_status pad_amounts(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const
     memset(pads, 0, 2 * r * sizeof(*pads));
     for (size_t i = 0; i < na; i++) {
         int64_t a = (int64_t)i;
-        if (axes && (st = norm_axis(kc, axes[i], (int64_t)r, &a)) != MOF_OK)
+        if (axes && (st = mof_kernel_norm_axis(kc, axes[i], (int64_t)r, &a)) != MOF_OK)
             goto done;
         pads[a] = p[i];
         pads[r + (size_t)a] = p[na + i];
@@ -2398,7 +2105,7 @@ static int64_t pad_source(pad_mode m, int64_t c, int64_t d)
 static mof_status k_pad(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
                         mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
@@ -2412,7 +2119,7 @@ static mof_status k_pad(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, 
     int64_t **maps = mof_calloc(r ? r : 1, sizeof(*maps));
     mof_tensor *y = NULL, *fill = NULL;
     if (!pads || !dims || !maps) {
-        st = nomem(kc);
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     if ((st = pad_amounts(kc, n_in, in, r, pads)) != MOF_OK)
@@ -2430,14 +2137,14 @@ static mof_status k_pad(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, 
             goto done;
         }
         if (!(maps[i] = mof_calloc((size_t)dims[i], sizeof(int64_t)))) {
-            st = nomem(kc);
+            st = mof_kernel_nomem(kc);
             goto done;
         }
         for (int64_t o = 0; o < dims[i]; o++)
             maps[i][o] = pad_source(mode, o - pads[i], x->dims[i]);
     }
     /* The constant, as one element of the data's type. */
-    const mof_tensor *cv = kc->opset >= 11 ? input(n_in, in, 2) : NULL;
+    const mof_tensor *cv = kc->opset >= 11 ? mof_kernel_input(n_in, in, 2) : NULL;
     if (cv && cv->numel >= 1) {
         if (cv->dtype != x->dtype) {
             st = invalid(kc, "constant_value and data differ in type");
@@ -2449,7 +2156,7 @@ static mof_status k_pad(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, 
         }
         fill = copy_reshaped(kc, cv, 0, NULL);
     } else {
-        fill = new_tensor(kc, x->dtype, 0, NULL);
+        fill = mof_kernel_new_tensor(kc, x->dtype, 0, NULL);
         if (fill && kc->opset < 11 && x->dtype != MOF_DTYPE_STRING)
             mof_tensor_set_f64(fill, 0, mof_node_attr_float(kc->node, "value", 0.0f));
     }
@@ -2458,16 +2165,13 @@ static mof_status k_pad(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, 
             st = MOF_ERR_NOMEM;
         goto done;
     }
-    if (!(y = new_tensor(kc, x->dtype, r, dims))) {
+    if (!(y = mof_kernel_new_tensor(kc, x->dtype, r, dims))) {
         st = MOF_ERR_NOMEM;
         goto done;
     }
     st = copy_mapped(kc, y, x, maps, fill);
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
+    mof_kernel_set_output(st, y, &out[0]);
     mof_tensor_unref(fill);
     if (maps)
         for (size_t i = 0; i < r; i++)
@@ -2480,11 +2184,11 @@ done:
 
 static mof_status infer_pad(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x)
         return MOF_OK;
     if (x->rank < 0)
-        return out_rank(ic, 0, x->dtype, -1);
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
     int r = x->rank;
     int64_t *p = NULL, *axes = NULL;
     size_t n = 0, na = (size_t)r;
@@ -2496,15 +2200,15 @@ static mof_status infer_pad(mof_infer_ctx *ic)
         if (n)
             memcpy(p, a, n * sizeof(*p));
     } else {
-        known = known_ints(in_shape(ic, 1), &p, &n);
-        if (ic->opset >= 18 && in_shape(ic, 3)) {
+        known = known_ints(mof_infer_input(ic, 1), &p, &n);
+        if (ic->opset >= 18 && mof_infer_input(ic, 3)) {
             have_axes = true;
-            if (!known_ints(in_shape(ic, 3), &axes, &na))
+            if (!known_ints(mof_infer_input(ic, 3), &axes, &na))
                 known = false;
         }
     }
-    odims o;
-    if (!od_init(&o, r)) {
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, r) != MOF_OK) {
         free(p);
         free(axes);
         return MOF_ERR_NOMEM;
@@ -2513,7 +2217,7 @@ static mof_status infer_pad(mof_infer_ctx *ic)
     if (!known) {
         /* Without the pads every dim may change, unless only some axes are padded. */
         for (int d = 0; d < r; d++)
-            od_set(&o, d, -1);
+            mof_dimvec_set(&o, d, -1);
         goto emit;
     }
     if (n != 2 * na) {
@@ -2521,7 +2225,7 @@ static mof_status infer_pad(mof_infer_ctx *ic)
         goto done;
     }
     for (int d = 0; d < r; d++)
-        od_take(&o, d, x, d);
+        mof_dimvec_take(&o, d, x, d);
     for (size_t i = 0; i < na; i++) {
         int64_t a = have_axes ? axes[i] : (int64_t)i;
         if (a < 0)
@@ -2539,15 +2243,15 @@ static mof_status infer_pad(mof_infer_ctx *ic)
                 st = mof_infer_error(ic, "pads make dim %" PRId64 " negative", a);
                 goto done;
             }
-            od_set(&o, (int)a, x->dims[a] + add);
+            mof_dimvec_set(&o, (int)a, x->dims[a] + add);
         } else {
-            od_set(&o, (int)a, -1);
+            mof_dimvec_set(&o, (int)a, -1);
         }
     }
 emit:
-    st = od_emit(ic, 0, x->dtype, &o);
+    st = mof_dimvec_emit(ic, 0, x->dtype, &o);
 done:
-    od_free(&o);
+    mof_dimvec_free(&o);
     free(p);
     free(axes);
     return st;
@@ -2561,7 +2265,7 @@ static mof_status k_constant_of_shape(mof_kernel_ctx *kc, size_t n_in, mof_tenso
     mof_status st;
     int64_t *shape = NULL;
     size_t n = 0;
-    if ((st = need_input(kc, n_in, in, 0)) != MOF_OK ||
+    if ((st = mof_kernel_need_input(kc, n_in, in, 0)) != MOF_OK ||
         (st = get_ints(kc, in[0], "the shape input", &shape, &n)) != MOF_OK)
         return st;
     const mof_tensor *v = mof_node_attr_tensor(kc->node, "value");
@@ -2578,23 +2282,20 @@ static mof_status k_constant_of_shape(mof_kernel_ctx *kc, size_t n_in, mof_tenso
                               "value must hold one element, it has %" PRId64, v->numel);
         goto done;
     }
-    if (!(y = new_tensor(kc, v ? v->dtype : MOF_DTYPE_FLOAT, n, shape))) {
+    if (!(y = mof_kernel_new_tensor(kc, v ? v->dtype : MOF_DTYPE_FLOAT, n, shape))) {
         st = MOF_ERR_NOMEM;
         goto done;
     }
     if (v) {
         for (int64_t i = 0; i < y->numel; i++) {
-            if (!copy_run(y, i, v, 0, 1)) {
-                st = nomem(kc);
+            if (!mof_tensor_copy_elems(y, i, v, 0, 1)) {
+                st = mof_kernel_nomem(kc);
                 goto done;
             }
         }
     }
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
+    mof_kernel_set_output(st, y, &out[0]);
     free(shape);
     return st;
 }
@@ -2605,8 +2306,8 @@ static mof_status infer_constant_of_shape(mof_infer_ctx *ic)
     mof_dtype dt = v ? v->dtype : MOF_DTYPE_FLOAT;
     int64_t *shape;
     size_t n;
-    if (!known_ints(in_shape(ic, 0), &shape, &n))
-        return out_rank(ic, 0, dt, (int)known_len(in_shape(ic, 0)));
+    if (!known_ints(mof_infer_input(ic, 0), &shape, &n))
+        return mof_infer_set_rank(ic, 0, dt, (int)known_len(mof_infer_input(ic, 0)));
     mof_status st = mof_shape_set(&ic->out[0], dt, (int)n, shape, NULL);
     free(shape);
     return st;
@@ -2657,14 +2358,14 @@ static mof_status k_constant(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
     } else if (!strcmp(name, "value_string") && a->type == MOF_ATTR_STRING) {
         y = mof_tensor_create(MOF_DTYPE_STRING, 0, NULL);
         mof_string s = {a->s_size, a->s};
-        if (y && !string_assign(y->data, &s)) {
+        if (y && !mof_string_assign(y->data, &s)) {
             mof_tensor_unref(y);
             y = NULL;
         }
     } else if (!strcmp(name, "value_strings") && a->type == MOF_ATTR_STRINGS) {
         y = mof_tensor_create(MOF_DTYPE_STRING, 1, &count);
         for (size_t i = 0; y && i < a->n; i++) {
-            if (!string_assign(&((mof_string *)y->data)[i], &a->strings[i])) {
+            if (!mof_string_assign(&((mof_string *)y->data)[i], &a->strings[i])) {
                 mof_tensor_unref(y);
                 y = NULL;
             }
@@ -2674,7 +2375,7 @@ static mof_status k_constant(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
                                 name);
     }
     if (!y)
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     out[0] = y;
     return MOF_OK;
 }
@@ -2696,9 +2397,9 @@ static mof_status infer_constant(mof_infer_ctx *ic)
             ic->out[0].value = a->t;
             return st;
         }
-    case MOF_ATTR_FLOAT: return out_rank(ic, 0, MOF_DTYPE_FLOAT, 0);
-    case MOF_ATTR_INT: return out_rank(ic, 0, MOF_DTYPE_INT64, 0);
-    case MOF_ATTR_STRING: return out_rank(ic, 0, MOF_DTYPE_STRING, 0);
+    case MOF_ATTR_FLOAT: return mof_infer_set_rank(ic, 0, MOF_DTYPE_FLOAT, 0);
+    case MOF_ATTR_INT: return mof_infer_set_rank(ic, 0, MOF_DTYPE_INT64, 0);
+    case MOF_ATTR_STRING: return mof_infer_set_rank(ic, 0, MOF_DTYPE_STRING, 0);
     case MOF_ATTR_FLOATS: return mof_shape_set(&ic->out[0], MOF_DTYPE_FLOAT, 1, &count, NULL);
     case MOF_ATTR_INTS: return mof_shape_set(&ic->out[0], MOF_DTYPE_INT64, 1, &count, NULL);
     case MOF_ATTR_STRINGS:
@@ -2717,7 +2418,7 @@ static const char *range_count(const mof_tensor *s, const mof_tensor *l, const m
     /* Limits the length to what can be allocated at all, so that the conversions below
      * stay defined. */
     const double max_len = 9.0e15;
-    if (is_float_dtype(s->dtype)) {
+    if (mof_dtype_is_float(s->dtype)) {
         double a = mof_tensor_get_f64(s, 0), b = mof_tensor_get_f64(l, 0);
         double c = mof_tensor_get_f64(d, 0);
         if (c == 0 || isnan(a) || isnan(b) || isnan(c))
@@ -2748,24 +2449,23 @@ static mof_status k_range(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
                           mof_tensor **out)
 {
     mof_status st;
-    for (size_t i = 0; i < 3; i++)
-        if ((st = need_input(kc, n_in, in, i)) != MOF_OK)
-            return st;
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 3)) != MOF_OK)
+        return st;
     const mof_tensor *s = in[0], *l = in[1], *d = in[2];
     if (s->numel != 1 || l->numel != 1 || d->numel != 1)
         return invalid(kc, "start, limit and delta must be scalars");
     if (s->dtype != l->dtype || s->dtype != d->dtype)
         return invalid(kc, "start, limit and delta differ in type");
-    if (!is_float_dtype(s->dtype) && !is_int_dtype(s->dtype))
+    if (!mof_dtype_is_float(s->dtype) && !mof_dtype_is_int(s->dtype))
         return unsupported_type(kc, "Range", s->dtype);
     int64_t n = 0;
     const char *why = range_count(s, l, d, &n);
     if (why)
         return invalid(kc, why);
-    mof_tensor *y = new_tensor(kc, s->dtype, 1, &n);
+    mof_tensor *y = mof_kernel_new_tensor(kc, s->dtype, 1, &n);
     if (!y)
         return MOF_ERR_NOMEM;
-    if (is_float_dtype(s->dtype)) {
+    if (mof_dtype_is_float(s->dtype)) {
         double a = mof_tensor_get_f64(s, 0), c = mof_tensor_get_f64(d, 0);
         for (int64_t i = 0; i < n; i++)
             mof_tensor_set_f64(y, i, a + (double)i * c);
@@ -2781,12 +2481,13 @@ static mof_status k_range(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
 static mof_status infer_range(mof_infer_ctx *ic)
 {
     mof_dtype dt = in_dtype(ic, 0);
-    const mof_shape *s = in_shape(ic, 0), *l = in_shape(ic, 1), *d = in_shape(ic, 2);
+    const mof_shape *s = mof_infer_input(ic, 0), *l = mof_infer_input(ic, 1);
+    const mof_shape *d = mof_infer_input(ic, 2);
     int64_t n = -1;
     if (s && l && d && s->value && l->value && d->value && s->value->numel == 1 &&
         l->value->numel == 1 && d->value->numel == 1 && s->value->dtype == l->value->dtype &&
         s->value->dtype == d->value->dtype &&
-        (is_float_dtype(s->value->dtype) || is_int_dtype(s->value->dtype)) &&
+        (mof_dtype_is_float(s->value->dtype) || mof_dtype_is_int(s->value->dtype)) &&
         range_count(s->value, l->value, d->value, &n))
         n = -1; /* a bad range is the kernel's to report */
     return mof_shape_set(&ic->out[0], dt, 1, &n, NULL);
@@ -2798,7 +2499,7 @@ static bool elem_nonzero(const mof_tensor *t, int64_t i)
 {
     if (t->dtype == MOF_DTYPE_STRING)
         return ((const mof_string *)t->data)[i].size != 0;
-    if (is_float_dtype(t->dtype))
+    if (mof_dtype_is_float(t->dtype))
         return mof_tensor_get_f64(t, i) != 0.0; /* NaN counts as non-zero */
     return mof_tensor_get_i64(t, i) != 0;
 }
@@ -2806,11 +2507,11 @@ static bool elem_nonzero(const mof_tensor *t, int64_t i)
 static mof_status k_nonzero(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                             size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
-    if (!is_numeric_dtype(x->dtype) && x->dtype != MOF_DTYPE_STRING)
+    if (!mof_dtype_is_numeric(x->dtype) && x->dtype != MOF_DTYPE_STRING)
         return unsupported_type(kc, "NonZero", x->dtype);
     /* A scalar reads as a 1-D tensor of one element, as numpy does. */
     size_t r = x->rank ? x->rank : 1;
@@ -2818,12 +2519,12 @@ static mof_status k_nonzero(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
     for (int64_t i = 0; i < x->numel; i++)
         nnz += elem_nonzero(x, i);
     int64_t dims[2] = {(int64_t)r, nnz};
-    mof_tensor *y = new_tensor(kc, MOF_DTYPE_INT64, 2, dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, MOF_DTYPE_INT64, 2, dims);
     int64_t *idx = mof_calloc(r, sizeof(*idx));
     if (!y || !idx) {
         mof_tensor_unref(y);
         free(idx);
-        return y ? nomem(kc) : MOF_ERR_NOMEM;
+        return y ? mof_kernel_nomem(kc) : MOF_ERR_NOMEM;
     }
     int64_t *yd = y->data, k = 0;
     for (int64_t i = 0; i < x->numel; i++) {
@@ -2845,7 +2546,7 @@ static mof_status k_nonzero(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
 
 static mof_status infer_nonzero(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     int64_t dims[2] = {x && x->rank >= 0 ? (x->rank ? x->rank : 1) : -1, -1};
     return mof_shape_set(&ic->out[0], MOF_DTYPE_INT64, 2, dims, NULL);
 }
@@ -2859,38 +2560,54 @@ typedef struct topk_keys {
     bool largest;
 } topk_keys;
 
-/* <0 when slice element a comes before b: by value (NaN is the largest), then by index. */
-static int topk_cmp(const topk_keys *k, int64_t a, int64_t b)
+/* The order of elements ia of x and ib of y (one element type): -1, 0 or 1 by value,
+ * NaN the largest (and equal to NaN), strings by their bytes. */
+static int elem_cmp(const mof_tensor *x, int64_t ia, const mof_tensor *y, int64_t ib)
 {
-    int64_t ia = k->base + a * k->stride, ib = k->base + b * k->stride;
-    int c = 0;
-    mof_dtype t = k->x->dtype;
-    if (is_float_dtype(t)) {
-        double va = mof_tensor_get_f64(k->x, ia), vb = mof_tensor_get_f64(k->x, ib);
-        bool na = isnan(va), nb = isnan(vb);
-        c = na || nb ? (na && nb ? 0 : na ? 1 : -1) : va < vb ? -1 : va > vb ? 1 : 0;
-    } else if (t == MOF_DTYPE_UINT64) {
-        uint64_t va = (uint64_t)mof_tensor_get_i64(k->x, ia);
-        uint64_t vb = (uint64_t)mof_tensor_get_i64(k->x, ib);
-        c = va < vb ? -1 : va > vb ? 1 : 0;
-    } else {
-        int64_t va = mof_tensor_get_i64(k->x, ia), vb = mof_tensor_get_i64(k->x, ib);
-        c = va < vb ? -1 : va > vb ? 1 : 0;
+    mof_dtype t = x->dtype;
+    if (t == MOF_DTYPE_STRING) {
+        const mof_string *a = (const mof_string *)x->data + ia;
+        const mof_string *b = (const mof_string *)y->data + ib;
+        size_t n = a->size < b->size ? a->size : b->size;
+        int c = n ? memcmp(a->data, b->data, n) : 0;
+        if (c)
+            return c < 0 ? -1 : 1;
+        return a->size < b->size ? -1 : a->size > b->size ? 1 : 0;
     }
+    if (mof_dtype_is_float(t)) {
+        double va = mof_tensor_get_f64(x, ia), vb = mof_tensor_get_f64(y, ib);
+        bool na = isnan(va), nb = isnan(vb);
+        return na || nb ? (na && nb ? 0 : na ? 1 : -1) : va < vb ? -1 : va > vb ? 1 : 0;
+    }
+    if (t == MOF_DTYPE_UINT64) {
+        uint64_t va = (uint64_t)mof_tensor_get_i64(x, ia);
+        uint64_t vb = (uint64_t)mof_tensor_get_i64(y, ib);
+        return va < vb ? -1 : va > vb ? 1 : 0;
+    }
+    int64_t va = mof_tensor_get_i64(x, ia), vb = mof_tensor_get_i64(y, ib);
+    return va < vb ? -1 : va > vb ? 1 : 0;
+}
+
+/* <0 when slice element a comes before b: by value, then by index. */
+static int topk_cmp(const void *ctx, int64_t a, int64_t b)
+{
+    const topk_keys *k = ctx;
+    int c = elem_cmp(k->x, k->base + a * k->stride, k->x, k->base + b * k->stride);
     if (k->largest)
         c = -c;
     return c ? c : (a < b ? -1 : a > b ? 1 : 0);
 }
 
-/* Sorts idx[0..n) (a permutation of slice positions) with a merge sort. */
-static void topk_sort(const topk_keys *k, int64_t *idx, int64_t *tmp, int64_t n)
+/* Sorts idx[0..n) with a (stable) merge sort by cmp(ctx, a, b) <= 0. */
+static void merge_sort(int (*cmp)(const void *ctx, int64_t a, int64_t b), const void *ctx,
+                       int64_t *idx, int64_t *tmp, int64_t n)
 {
     for (int64_t w = 1; w < n; w *= 2) {
         for (int64_t lo = 0; lo < n; lo += 2 * w) {
             int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
             int64_t i = lo, j = mid, o = lo;
             while (i < mid && j < hi)
-                tmp[o++] = topk_cmp(k, idx[i], idx[j]) <= 0 ? idx[i++] : idx[j++];
+                tmp[o++] = cmp(ctx, idx[i], idx[j]) <= 0 ? idx[i++] : idx[j++];
             while (i < mid)
                 tmp[o++] = idx[i++];
             while (j < hi)
@@ -2903,24 +2620,24 @@ static void topk_sort(const topk_keys *k, int64_t *idx, int64_t *tmp, int64_t n)
 static mof_status k_topk(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
                          mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
-    if (!is_numeric_dtype(x->dtype) || x->dtype == MOF_DTYPE_BOOL)
+    if (!mof_dtype_is_numeric(x->dtype) || x->dtype == MOF_DTYPE_BOOL)
         return unsupported_type(kc, "TopK", x->dtype);
     size_t r = x->rank;
     if (r == 0)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "TopK of a scalar");
     int64_t axis, k;
-    if ((st = norm_axis(kc, mof_node_attr_int(kc->node, "axis", -1), (int64_t)r, &axis)) != MOF_OK)
+    if ((st = mof_kernel_axis(kc, -1, (int64_t)r, &axis)) != MOF_OK)
         return st;
     if (kc->opset < 10) {
         k = mof_node_attr_int(kc->node, "k", -1);
     } else {
-        if ((st = need_input(kc, n_in, in, 1)) != MOF_OK)
+        if ((st = mof_kernel_need_input(kc, n_in, in, 1)) != MOF_OK)
             return st;
-        if (in[1]->numel != 1 || !is_int_dtype(in[1]->dtype))
+        if (in[1]->numel != 1 || !mof_dtype_is_int(in[1]->dtype))
             return invalid(kc, "K must be one integer");
         k = mof_tensor_get_i64(in[1], 0);
     }
@@ -2936,12 +2653,13 @@ static mof_status k_topk(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
     int64_t *tmp = mof_calloc((size_t)dim, sizeof(*tmp));
     mof_tensor *v = NULL, *ix = NULL;
     if (!dims || !idx || !tmp) {
-        st = nomem(kc);
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     memcpy(dims, x->dims, r * sizeof(*dims));
     dims[axis] = k;
-    if (!(v = new_tensor(kc, x->dtype, r, dims)) || !(ix = new_tensor(kc, MOF_DTYPE_INT64, r, dims))) {
+    if (!(v = mof_kernel_new_tensor(kc, x->dtype, r, dims)) ||
+        !(ix = mof_kernel_new_tensor(kc, MOF_DTYPE_INT64, r, dims))) {
         st = MOF_ERR_NOMEM;
         goto done;
     }
@@ -2956,10 +2674,10 @@ static mof_status k_topk(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
             topk_keys keys = {x, o * dim * inner + in_, inner, largest};
             for (int64_t j = 0; j < dim; j++)
                 idx[j] = j;
-            topk_sort(&keys, idx, tmp, dim);
+            merge_sort(topk_cmp, &keys, idx, tmp, dim);
             for (int64_t j = 0; j < k; j++) {
                 int64_t yo = (o * k + j) * inner + in_;
-                copy_run(v, yo, x, keys.base + idx[j] * inner, 1);
+                mof_tensor_copy_elems(v, yo, x, keys.base + idx[j] * inner, 1);
                 ixd[yo] = idx[j];
             }
         }
@@ -2983,38 +2701,35 @@ done:
 
 static mof_status infer_topk(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x)
         return MOF_OK;
     mof_status st = MOF_OK;
     if (x->rank < 0) {
-        if ((st = out_rank(ic, 0, x->dtype, -1)) == MOF_OK)
-            st = out_rank(ic, 1, MOF_DTYPE_INT64, -1);
+        if ((st = mof_infer_set_rank(ic, 0, x->dtype, -1)) == MOF_OK)
+            st = mof_infer_set_rank(ic, 1, MOF_DTYPE_INT64, -1);
         return st;
     }
     int r = x->rank;
-    int64_t axis = mof_node_attr_int(ic->node, "axis", -1);
-    if (axis < 0)
-        axis += r;
-    if (axis < 0 || axis >= r)
-        return mof_infer_error(ic, "axis %" PRId64 " is out of range for rank %d",
-                               mof_node_attr_int(ic->node, "axis", -1), r);
+    int64_t axis;
+    if ((st = mof_infer_axis(ic, -1, r, &axis)) != MOF_OK)
+        return st;
     int64_t k = -1;
     if (ic->opset < 10) {
         k = mof_node_attr_int(ic->node, "k", -1);
     } else {
-        const mof_shape *ks = in_shape(ic, 1);
-        if (ks && ks->value && ks->value->numel == 1 && is_int_dtype(ks->value->dtype))
+        const mof_shape *ks = mof_infer_input(ic, 1);
+        if (ks && ks->value && ks->value->numel == 1 && mof_dtype_is_int(ks->value->dtype))
             k = mof_tensor_get_i64(ks->value, 0);
     }
     for (size_t o = 0; o < 2 && st == MOF_OK; o++) {
-        odims d;
-        if (!od_init(&d, r))
+        mof_dimvec d;
+        if (mof_dimvec_init(&d, r) != MOF_OK)
             return MOF_ERR_NOMEM;
         for (int i = 0; i < r; i++)
-            od_take(&d, i, x, i);
-        od_set(&d, (int)axis, k);
-        st = od_emit(ic, o, o ? MOF_DTYPE_INT64 : x->dtype, &d);
+            mof_dimvec_take(&d, i, x, i);
+        mof_dimvec_set(&d, (int)axis, k);
+        st = mof_dimvec_emit(ic, o, o ? MOF_DTYPE_INT64 : x->dtype, &d);
     }
     return st;
 }
@@ -3025,11 +2740,10 @@ static mof_status k_onehot(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
                            size_t n_out, mof_tensor **out)
 {
     mof_status st;
-    for (size_t i = 0; i < 3; i++)
-        if ((st = need_input(kc, n_in, in, i)) != MOF_OK)
-            return st;
+    if ((st = mof_kernel_need_inputs(kc, n_in, in, 3)) != MOF_OK)
+        return st;
     const mof_tensor *ind = in[0], *dp = in[1], *vals = in[2];
-    if (!is_numeric_dtype(ind->dtype) || !is_numeric_dtype(dp->dtype))
+    if (!mof_dtype_is_numeric(ind->dtype) || !mof_dtype_is_numeric(dp->dtype))
         return invalid(kc, "indices and depth must be numeric");
     if (dp->numel != 1)
         return invalid(kc, "depth must hold one value");
@@ -3040,12 +2754,11 @@ static mof_status k_onehot(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "depth is %" PRId64, depth);
     size_t r = ind->rank;
     int64_t axis;
-    if ((st = norm_axis(kc, mof_node_attr_int(kc->node, "axis", -1), (int64_t)r + 1, &axis)) !=
-        MOF_OK)
+    if ((st = mof_kernel_axis(kc, -1, (int64_t)r + 1, &axis)) != MOF_OK)
         return st;
     int64_t *dims = mof_calloc(r + 1, sizeof(*dims));
     if (!dims)
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     int64_t inner = 1;
     for (size_t i = 0, k = 0; i <= r; i++) {
         if ((int64_t)i == axis) {
@@ -3057,14 +2770,14 @@ static mof_status k_onehot(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
             inner *= ind->dims[k];
         k++;
     }
-    mof_tensor *y = new_tensor(kc, vals->dtype, r + 1, dims);
+    mof_tensor *y = mof_kernel_new_tensor(kc, vals->dtype, r + 1, dims);
     free(dims);
     if (!y)
         return MOF_ERR_NOMEM;
     for (int64_t i = 0; i < y->numel; i++) {
-        if (!copy_run(y, i, vals, 0, 1)) {
+        if (!mof_tensor_copy_elems(y, i, vals, 0, 1)) {
             mof_tensor_unref(y);
-            return nomem(kc);
+            return mof_kernel_nomem(kc);
         }
     }
     for (int64_t j = 0; j < ind->numel; j++) {
@@ -3075,9 +2788,9 @@ static mof_status k_onehot(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
         if (v < 0 || v >= depth)
             continue;
         int64_t pre = j / inner, post = j % inner;
-        if (!copy_run(y, (pre * depth + v) * inner + post, vals, 1, 1)) {
+        if (!mof_tensor_copy_elems(y, (pre * depth + v) * inner + post, vals, 1, 1)) {
             mof_tensor_unref(y);
-            return nomem(kc);
+            return mof_kernel_nomem(kc);
         }
     }
     out[0] = y;
@@ -3086,30 +2799,28 @@ static mof_status k_onehot(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
 
 static mof_status infer_onehot(mof_infer_ctx *ic)
 {
-    const mof_shape *ind = in_shape(ic, 0), *dp = in_shape(ic, 1);
+    const mof_shape *ind = mof_infer_input(ic, 0), *dp = mof_infer_input(ic, 1);
     mof_dtype dt = in_dtype(ic, 2);
     if (!ind || ind->rank < 0)
-        return out_rank(ic, 0, dt, -1);
+        return mof_infer_set_rank(ic, 0, dt, -1);
     int r = ind->rank;
-    int64_t axis = mof_node_attr_int(ic->node, "axis", -1);
-    if (axis < 0)
-        axis += r + 1;
-    if (axis < 0 || axis > r)
-        return mof_infer_error(ic, "axis %" PRId64 " is out of range for rank %d",
-                               mof_node_attr_int(ic->node, "axis", -1), r + 1);
+    int64_t axis;
+    mof_status st = mof_infer_axis(ic, -1, r + 1, &axis);
+    if (st != MOF_OK)
+        return st;
     int64_t depth = -1;
-    if (dp && dp->value && dp->value->numel == 1 && is_numeric_dtype(dp->value->dtype))
+    if (dp && dp->value && dp->value->numel == 1 && mof_dtype_is_numeric(dp->value->dtype))
         depth = mof_tensor_get_i64(dp->value, 0);
-    odims o;
-    if (!od_init(&o, r + 1))
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, r + 1) != MOF_OK)
         return MOF_ERR_NOMEM;
     for (int i = 0, k = 0; i <= r; i++) {
         if (i == axis)
-            od_set(&o, i, depth);
+            mof_dimvec_set(&o, i, depth);
         else
-            od_take(&o, i, ind, k++);
+            mof_dimvec_take(&o, i, ind, k++);
     }
-    return od_emit(ic, 0, dt, &o);
+    return mof_dimvec_emit(ic, 0, dt, &o);
 }
 
 /* ------------------------------------------------------------------ Trilu */
@@ -3117,15 +2828,15 @@ static mof_status infer_onehot(mof_infer_ctx *ic)
 static mof_status k_trilu(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                           size_t n_out, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
-    const mof_tensor *x = in[0], *kt = input(n_in, in, 1);
+    const mof_tensor *x = in[0], *kt = mof_kernel_input(n_in, in, 1);
     if (x->rank < 2)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "Trilu needs rank 2 or more");
     int64_t k = 0;
     if (kt) {
-        if (kt->numel != 1 || !is_int_dtype(kt->dtype))
+        if (kt->numel != 1 || !mof_dtype_is_int(kt->dtype))
             return invalid(kc, "k must be one integer");
         k = mof_tensor_get_i64(kt, 0);
     }
@@ -3158,7 +2869,7 @@ static mof_status k_trilu(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in
 static mof_status k_depth_space(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                 size_t n_out, mof_tensor **out, bool to_space)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
     if (st != MOF_OK)
         return st;
     const mof_tensor *x = in[0];
@@ -3169,7 +2880,7 @@ static mof_status k_depth_space(mof_kernel_ctx *kc, size_t n_in, mof_tensor *con
     if (b < 1)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "blocksize is %" PRId64, b);
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
-    int64_t dims[4], vd[6], vs[6], ss[6];
+    int64_t dims[4], vd[6], ss[6];
     if (to_space) {
         if (C % (b * b))
             return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
@@ -3200,16 +2911,7 @@ static mof_status k_depth_space(mof_kernel_ctx *kc, size_t n_in, mof_tensor *con
         memcpy(vd, v, sizeof(v));
         memcpy(ss, s, sizeof(s));
     }
-    mof_tensor *y = new_tensor(kc, x->dtype, 4, dims);
-    if (!y)
-        return MOF_ERR_NOMEM;
-    mof_strides(6, vd, vs);
-    if ((st = copy_strided(kc, y, 0, vs, x, 0, ss, 6, vd)) != MOF_OK) {
-        mof_tensor_unref(y);
-        return st;
-    }
-    out[0] = y;
-    return MOF_OK;
+    return read_strided(kc, x, 4, dims, 0, 6, vd, ss, &out[0]);
 }
 
 static mof_status k_depth_to_space(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
@@ -3229,33 +2931,33 @@ static int64_t div_dim(int64_t d, int64_t b) { return d >= 0 && b > 0 && d % b =
 
 static mof_status infer_depth_space(mof_infer_ctx *ic, bool to_space)
 {
-    const mof_shape *x = in_shape(ic, 0);
+    const mof_shape *x = mof_infer_input(ic, 0);
     if (!x)
         return MOF_OK;
     if (x->rank < 0)
-        return out_rank(ic, 0, x->dtype, 4);
+        return mof_infer_set_rank(ic, 0, x->dtype, 4);
     if (x->rank != 4)
         return mof_infer_error(ic, "the input must be 4-D, it has rank %d", x->rank);
     int64_t b = mof_node_attr_int(ic->node, "blocksize", 0);
     if (b < 1)
         return mof_infer_error(ic, "blocksize is %" PRId64, b);
-    odims o;
-    if (!od_init(&o, 4))
+    mof_dimvec o;
+    if (mof_dimvec_init(&o, 4) != MOF_OK)
         return MOF_ERR_NOMEM;
-    od_take(&o, 0, x, 0);
+    mof_dimvec_take(&o, 0, x, 0);
     if (to_space) {
-        od_set(&o, 1, div_dim(x->dims[1], b * b));
-        od_set(&o, 2, mul_dim(x->dims[2], b));
-        od_set(&o, 3, mul_dim(x->dims[3], b));
+        mof_dimvec_set(&o, 1, div_dim(x->dims[1], b * b));
+        mof_dimvec_set(&o, 2, mul_dim(x->dims[2], b));
+        mof_dimvec_set(&o, 3, mul_dim(x->dims[3], b));
     } else {
-        od_set(&o, 1, mul_dim(x->dims[1], b * b));
-        od_set(&o, 2, div_dim(x->dims[2], b));
-        od_set(&o, 3, div_dim(x->dims[3], b));
+        mof_dimvec_set(&o, 1, mul_dim(x->dims[1], b * b));
+        mof_dimvec_set(&o, 2, div_dim(x->dims[2], b));
+        mof_dimvec_set(&o, 3, div_dim(x->dims[3], b));
     }
     if (b == 1)
         for (int i = 1; i < 4; i++)
-            od_take(&o, i, x, i);
-    return od_emit(ic, 0, x->dtype, &o);
+            mof_dimvec_take(&o, i, x, i);
+    return mof_dimvec_emit(ic, 0, x->dtype, &o);
 }
 
 static mof_status infer_depth_to_space(mof_infer_ctx *ic) { return infer_depth_space(ic, true); }
@@ -3268,7 +2970,11 @@ typedef enum rs_coord {
     CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC,
     CT_TF_HALF_PIXEL_FOR_NN, CT_TF_CROP_AND_RESIZE, CT_HALF_PIXEL_SYMMETRIC,
 } rs_coord;
-typedef enum rs_nearest { NM_PREFER_FLOOR, NM_PREFER_CEIL, NM_FLOOR, NM_CEIL } rs_nearest;
+/* NM_SIMPLE (Upsample, Resize-10): floor when upsampling, ceil when downsampling, as
+ * ONNX Runtime rounds there. */
+typedef enum rs_nearest {
+    NM_PREFER_FLOOR, NM_PREFER_CEIL, NM_FLOOR, NM_CEIL, NM_SIMPLE,
+} rs_nearest;
 typedef enum rs_policy { KAR_STRETCH, KAR_NOT_LARGER, KAR_NOT_SMALLER } rs_policy;
 
 typedef struct rs_params {
@@ -3371,7 +3077,7 @@ static mof_status rs_geometry(mof_kernel_ctx *kc, const rs_params *p, const mof_
     int64_t *ax = mof_calloc(r ? r : 1, sizeof(*ax));
     mof_status st = MOF_OK;
     if (!ax)
-        return nomem(kc);
+        return mof_kernel_nomem(kc);
     if (!rs_axes(p, (int64_t)r, ax, &n)) {
         st = invalid(kc, "axes are out of range or repeated");
         goto done;
@@ -3393,7 +3099,7 @@ static mof_status rs_geometry(mof_kernel_ctx *kc, const rs_params *p, const mof_
                               has_sc ? "scales" : "sizes", t->numel, n);
         goto done;
     }
-    if (has_sc ? !is_float_dtype(sc->dtype) : !is_int_dtype(sz->dtype)) {
+    if (has_sc ? !mof_dtype_is_float(sc->dtype) : !mof_dtype_is_int(sz->dtype)) {
         st = invalid(kc, "scales must be floating-point and sizes integers");
         goto done;
     }
@@ -3433,7 +3139,7 @@ static mof_status rs_geometry(mof_kernel_ctx *kc, const rs_params *p, const mof_
         }
     }
     if (p->coord == CT_TF_CROP_AND_RESIZE) {
-        if (!roi || (size_t)roi->numel != 2 * n || !is_float_dtype(roi->dtype)) {
+        if (!roi || (size_t)roi->numel != 2 * n || !mof_dtype_is_float(roi->dtype)) {
             st = invalid(kc, "tf_crop_and_resize needs a roi of 2 values per axis");
             goto done;
         }
@@ -3556,7 +3262,7 @@ static bool rs_taps_make(const rs_params *p, int64_t in, int64_t out, double sca
             else if (p->nearest == NM_PREFER_CEIL)
                 right = ratio >= 0.5;
             else
-                right = p->nearest == NM_CEIL;
+                right = p->nearest == NM_CEIL || (p->nearest == NM_SIMPLE && scale < 1);
             idx[0] = clamp_index(lo + (right ? 1 : 0), in);
             w[0] = 1.0;
             continue;
@@ -3606,7 +3312,7 @@ static mof_status rs_interpolate(mof_kernel_ctx *kc, const rs_params *p, const m
     int64_t *cur = mof_calloc(r ? r : 1, sizeof(*cur));
     double *a = mof_calloc((size_t)x->numel, sizeof(*a)), *b = NULL;
     if (!cur || !a) {
-        st = nomem(kc);
+        st = mof_kernel_nomem(kc);
         goto done;
     }
     for (int64_t i = 0; i < x->numel; i++)
@@ -3630,7 +3336,7 @@ static mof_status rs_interpolate(mof_kernel_ctx *kc, const rs_params *p, const m
             continue;
         int64_t n = outer * out * inner;
         if (!(b = mof_calloc((size_t)n, sizeof(*b)))) {
-            st = nomem(kc);
+            st = mof_kernel_nomem(kc);
             goto done;
         }
         for (int64_t u = 0; u < outer; u++) {
@@ -3681,19 +3387,15 @@ done:
     return st;
 }
 
-static mof_status k_resize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
-                           size_t n_out, mof_tensor **out)
+/* Resizes x per p, to scales sc or sizes sz (one of them given, the other NULL or
+ * empty); roi for tf_crop_and_resize. */
+static mof_status resize_run(mof_kernel_ctx *kc, const rs_params *pp, const mof_tensor *x,
+                             const mof_tensor *roi, const mof_tensor *sc,
+                             const mof_tensor *sz, mof_tensor **out)
 {
-    mof_status st = need_input(kc, n_in, in, 0);
-    if (st != MOF_OK)
-        return st;
-    const mof_tensor *x = in[0];
-    rs_params p;
-    const char *bad;
-    if (!rs_params_get(kc->node, kc->opset, &p, &bad))
-        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "%s '%s' is not supported", bad,
-                                mof_node_attr_string(kc->node, bad, "", NULL));
-    if (p.mode != RS_NEAREST && !is_numeric_dtype(x->dtype))
+    mof_status st;
+    rs_params p = *pp;
+    if (p.mode != RS_NEAREST && !mof_dtype_is_numeric(x->dtype))
         return unsupported_type(kc, "linear and cubic Resize", x->dtype);
     size_t r = x->rank, rr = r ? r : 1;
     int64_t *dims = mof_calloc(rr, sizeof(*dims));
@@ -3704,20 +3406,19 @@ static mof_status k_resize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
     int64_t **maps = mof_calloc(rr, sizeof(*maps));
     mof_tensor *y = NULL, *fill = NULL;
     if (!dims || !scale || !roi_s || !roi_e || !taps || !maps) {
-        st = nomem(kc);
+        st = mof_kernel_nomem(kc);
         goto done;
     }
-    st = rs_geometry(kc, &p, x, input(n_in, in, 1), input(n_in, in, 2), input(n_in, in, 3),
-                     dims, scale, roi_s, roi_e);
+    st = rs_geometry(kc, &p, x, roi, sc, sz, dims, scale, roi_s, roi_e);
     if (st != MOF_OK)
         goto done;
     for (size_t d = 0; d < r; d++) {
         if (!rs_taps_make(&p, x->dims[d], dims[d], scale[d], roi_s[d], roi_e[d], &taps[d])) {
-            st = nomem(kc);
+            st = mof_kernel_nomem(kc);
             goto done;
         }
     }
-    if (!(y = new_tensor(kc, x->dtype, r, dims))) {
+    if (!(y = mof_kernel_new_tensor(kc, x->dtype, r, dims))) {
         st = MOF_ERR_NOMEM;
         goto done;
     }
@@ -3732,18 +3433,15 @@ static mof_status k_resize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *i
             if (taps[d].outside[o])
                 maps[d][o] = -1;
     }
-    if (!(fill = new_tensor(kc, x->dtype, 0, NULL))) {
+    if (!(fill = mof_kernel_new_tensor(kc, x->dtype, 0, NULL))) {
         st = MOF_ERR_NOMEM;
         goto done;
     }
-    if (is_numeric_dtype(x->dtype))
+    if (mof_dtype_is_numeric(x->dtype))
         mof_tensor_set_f64(fill, 0, p.extrapolation);
     st = copy_mapped(kc, y, x, maps, fill);
 done:
-    if (st == MOF_OK)
-        out[0] = y;
-    else
-        mof_tensor_unref(y);
+    mof_kernel_set_output(st, y, &out[0]);
     mof_tensor_unref(fill);
     if (taps)
         for (size_t d = 0; d < r; d++)
@@ -3757,23 +3455,39 @@ done:
     return st;
 }
 
+static mof_status k_resize(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                           size_t n_out, mof_tensor **out)
+{
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
+    if (st != MOF_OK)
+        return st;
+    rs_params p;
+    const char *bad;
+    if (!rs_params_get(kc->node, kc->opset, &p, &bad))
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "%s '%s' is not supported", bad,
+                                mof_node_attr_string(kc->node, bad, "", NULL));
+    return resize_run(kc, &p, in[0], mof_kernel_input(n_in, in, 1),
+                      mof_kernel_input(n_in, in, 2), mof_kernel_input(n_in, in, 3), &out[0]);
+}
+
 static mof_status infer_resize(mof_infer_ctx *ic)
 {
-    const mof_shape *x = in_shape(ic, 0), *sc = in_shape(ic, 2), *sz = in_shape(ic, 3);
+    const mof_shape *x = mof_infer_input(ic, 0), *sc = mof_infer_input(ic, 2);
+    const mof_shape *sz = mof_infer_input(ic, 3);
     if (!x)
         return MOF_OK;
     if (x->rank < 0)
-        return out_rank(ic, 0, x->dtype, -1);
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
     int r = x->rank;
     rs_params p;
     const char *bad;
     if (!rs_params_get(ic->node, ic->opset, &p, &bad))
         return mof_infer_error(ic, "%s '%s' is not supported", bad,
                                mof_node_attr_string(ic->node, bad, "", NULL));
-    odims o;
+    mof_dimvec o;
     int64_t *ax = mof_calloc((size_t)r + 1, sizeof(*ax));
     size_t n = 0;
-    if (!ax || !od_init(&o, r)) {
+    if (!ax || mof_dimvec_init(&o, r) != MOF_OK) {
         free(ax);
         return MOF_ERR_NOMEM;
     }
@@ -3783,7 +3497,7 @@ static mof_status infer_resize(mof_infer_ctx *ic)
         goto done;
     }
     for (int d = 0; d < r; d++)
-        od_take(&o, d, x, d);
+        mof_dimvec_take(&o, d, x, d);
     /* The dims named by the axes change; with an unknown scales or sizes input, or a
      * shared scale (keep_aspect_ratio_policy), they are known only from numbers. */
     const mof_tensor *scv = sc && sc->value && sc->value->numel > 0 ? sc->value : NULL;
@@ -3801,34 +3515,455 @@ static mof_status infer_resize(mof_infer_ctx *ic)
         double s = 0;
         for (size_t i = 0; i < n && known; i++) {
             int64_t in = x->dims[ax[i]];
-            known = in > 0 && is_int_dtype(szv->dtype);
+            known = in > 0 && mof_dtype_is_int(szv->dtype);
             double v = known ? (double)mof_tensor_get_i64(szv, (int64_t)i) / (double)in : 0;
             s = i == 0 ? v : p.policy == KAR_NOT_LARGER ? (v < s ? v : s) : (v > s ? v : s);
         }
         for (size_t i = 0; i < n; i++)
-            od_set(&o, (int)ax[i], known ? (int64_t)(s * (double)x->dims[ax[i]] + 0.5) : -1);
+            mof_dimvec_set(&o, (int)ax[i],
+                           known ? (int64_t)(s * (double)x->dims[ax[i]] + 0.5) : -1);
         goto emit;
     }
     for (size_t i = 0; i < n; i++) {
         int d = (int)ax[i];
         if (!known) {
-            od_set(&o, d, -1);
+            mof_dimvec_set(&o, d, -1);
         } else if (szv) {
-            od_set(&o, d, is_int_dtype(szv->dtype) ? mof_tensor_get_i64(szv, (int64_t)i) : -1);
+            mof_dimvec_set(&o, d, mof_dtype_is_int(szv->dtype)
+                                      ? mof_tensor_get_i64(szv, (int64_t)i) : -1);
         } else {
-            double s = is_float_dtype(scv->dtype) ? mof_tensor_get_f64(scv, (int64_t)i) : -1;
+            double s = mof_dtype_is_float(scv->dtype) ? mof_tensor_get_f64(scv, (int64_t)i) : -1;
             if (s == 1.0)
                 continue;
-            od_set(&o, d, x->dims[d] >= 0 && s > 0 && (double)x->dims[d] * s < 9.0e15
+            mof_dimvec_set(&o, d, x->dims[d] >= 0 && s > 0 && (double)x->dims[d] * s < 9.0e15
                               ? (int64_t)floor((double)x->dims[d] * s) : -1);
         }
     }
 emit:
-    st = od_emit(ic, 0, x->dtype, &o);
+    st = mof_dimvec_emit(ic, 0, x->dtype, &o);
 done:
-    od_free(&o);
+    mof_dimvec_free(&o);
     free(ax);
     return st;
+}
+
+/* ------------------------------------------------------------------ Compress */
+
+/* The positions Compress keeps along a dim of d (all elements when axis is false): the
+ * true entries of the 1-D condition; one past d is an error. *keep (owned) lists them. */
+static mof_status compress_keep(mof_kernel_ctx *kc, const mof_tensor *c, int64_t d,
+                                int64_t **keep, int64_t *n)
+{
+    *keep = NULL;
+    *n = 0;
+    if (c->rank != 1 || !mof_dtype_is_numeric(c->dtype))
+        return invalid(kc, "the condition must be a 1-D bool tensor");
+    int64_t *k = mof_calloc((size_t)c->numel, sizeof(*k));
+    if (!k)
+        return mof_kernel_nomem(kc);
+    for (int64_t i = 0; i < c->numel; i++) {
+        if (!mof_tensor_get_i64(c, i))
+            continue;
+        if (i >= d) {
+            free(k);
+            return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
+                                    "the condition selects position %" PRId64
+                                    " of a dim of %" PRId64, i, d);
+        }
+        k[(*n)++] = i;
+    }
+    *keep = k;
+    return MOF_OK;
+}
+
+/* Compress: the slices along axis (or, without an axis, the elements of the flattened
+ * input) that the condition selects. */
+static mof_status k_compress(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                             size_t n_out, mof_tensor **out)
+{
+    mof_status st = mof_kernel_need_inputs(kc, n_in, in, 2);
+    if (st != MOF_OK)
+        return st;
+    const mof_tensor *x = in[0];
+    bool flat = !mof_node_has_attr(kc->node, "axis");
+    int64_t axis = 0, *keep = NULL, n = 0;
+    if (!flat && (st = mof_kernel_axis(kc, 0, (int64_t)x->rank, &axis)) != MOF_OK)
+        return st;
+    int64_t d = flat ? x->numel : x->dims[axis];
+    if ((st = compress_keep(kc, in[1], d, &keep, &n)) != MOF_OK)
+        return st;
+    size_t r = flat ? 1 : x->rank;
+    int64_t *dims = mof_calloc(r ? r : 1, sizeof(*dims));
+    mof_tensor *y = NULL;
+    if (!dims) {
+        st = mof_kernel_nomem(kc);
+        goto done;
+    }
+    if (!flat)
+        memcpy(dims, x->dims, r * sizeof(*dims));
+    dims[flat ? 0 : axis] = n;
+    if (!(y = mof_kernel_new_tensor(kc, x->dtype, r, dims))) {
+        st = MOF_ERR_NOMEM;
+        goto done;
+    }
+    int64_t outer = flat ? 1 : mof_dims_numel((size_t)axis, x->dims);
+    int64_t inner = flat ? 1 : mof_dims_numel(r - (size_t)axis - 1, x->dims + axis + 1);
+    for (int64_t o = 0; o < outer && st == MOF_OK; o++)
+        for (int64_t j = 0; j < n && st == MOF_OK; j++)
+            if (!mof_tensor_copy_elems(y, (o * n + j) * inner, x, (o * d + keep[j]) * inner,
+                                       inner))
+                st = mof_kernel_nomem(kc);
+done:
+    mof_kernel_set_output(st, y, &out[0]);
+    free(keep);
+    free(dims);
+    return st;
+}
+
+static mof_status infer_compress(mof_infer_ctx *ic)
+{
+    const mof_shape *x = mof_infer_input(ic, 0), *c = mof_infer_input(ic, 1);
+    if (!x)
+        return MOF_OK;
+    /* The kept count, when the condition is known. */
+    int64_t n = -1;
+    if (c && c->value && c->value->rank == 1 && mof_dtype_is_numeric(c->value->dtype)) {
+        n = 0;
+        for (int64_t i = 0; i < c->value->numel; i++)
+            n += mof_tensor_get_i64(c->value, i) != 0;
+    }
+    if (!mof_node_has_attr(ic->node, "axis"))
+        return mof_shape_set(&ic->out[0], x->dtype, 1, &n, NULL);
+    if (x->rank < 0)
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
+    int64_t axis;
+    mof_status st = mof_infer_axis(ic, 0, x->rank, &axis);
+    mof_dimvec o;
+    if (st != MOF_OK || (st = mof_dimvec_init(&o, x->rank)) != MOF_OK)
+        return st;
+    for (int i = 0; i < x->rank; i++)
+        mof_dimvec_take(&o, i, x, i);
+    mof_dimvec_set(&o, (int)axis, n);
+    return mof_dimvec_emit(ic, 0, x->dtype, &o);
+}
+
+/* ------------------------------------------------------------------ ReverseSequence */
+
+/* ReverseSequence: for each batch entry b, the first sequence_lens[b] slices along the
+ * time axis in reverse order; the rest as they are. */
+static mof_status k_reverse_sequence(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                                     size_t n_out, mof_tensor **out)
+{
+    mof_status st = mof_kernel_need_inputs(kc, n_in, in, 2);
+    if (st != MOF_OK)
+        return st;
+    const mof_tensor *x = in[0], *lens = in[1];
+    int64_t ta = mof_node_attr_int(kc->node, "time_axis", 0);
+    int64_t ba = mof_node_attr_int(kc->node, "batch_axis", 1);
+    if (x->rank < 2 || (ta != 0 && ta != 1) || (ba != 0 && ba != 1) || ta == ba)
+        return invalid(kc, "time_axis and batch_axis must be 0 and 1 of an input of rank 2 "
+                           "or more");
+    int64_t batch = x->dims[ba], time = x->dims[ta];
+    if (!mof_dtype_is_int(lens->dtype) || lens->rank != 1 || lens->numel != batch)
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
+                                "sequence_lens must be an integer tensor of %" PRId64
+                                " entries", batch);
+    for (int64_t b = 0; b < batch; b++) {
+        int64_t l = mof_tensor_get_i64(lens, b);
+        if (l < 0 || l > time)
+            return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
+                                    "sequence_lens[%" PRId64 "] = %" PRId64
+                                    " is not in [0, %" PRId64 "]", b, l, time);
+    }
+    mof_tensor *y = mof_kernel_new_tensor(kc, x->dtype, x->rank, x->dims);
+    if (!y)
+        return MOF_ERR_NOMEM;
+    int64_t inner = mof_dims_numel(x->rank - 2, x->dims + 2);
+    for (int64_t i0 = 0; i0 < x->dims[0] && st == MOF_OK; i0++) {
+        for (int64_t i1 = 0; i1 < x->dims[1] && st == MOF_OK; i1++) {
+            int64_t b = ba == 0 ? i0 : i1, t = ta == 0 ? i0 : i1;
+            int64_t l = mof_tensor_get_i64(lens, b), src = t < l ? l - 1 - t : t;
+            int64_t si = ta == 0 ? src * x->dims[1] + i1 : i0 * x->dims[1] + src;
+            if (!mof_tensor_copy_elems(y, (i0 * x->dims[1] + i1) * inner, x, si * inner,
+                                       inner))
+                st = mof_kernel_nomem(kc);
+        }
+    }
+    mof_kernel_set_output(st, y, &out[0]);
+    return st;
+}
+
+/* ------------------------------------------------------------------ EyeLike */
+
+/* The output type of EyeLike: the dtype attribute, else the input's. */
+static mof_dtype eyelike_dtype(const mof_node *n, mof_dtype in)
+{
+    return mof_node_has_attr(n, "dtype") ? (mof_dtype)mof_node_attr_int(n, "dtype", 0) : in;
+}
+
+static mof_status k_eyelike(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                            size_t n_out, mof_tensor **out)
+{
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
+    if (st != MOF_OK)
+        return st;
+    const mof_tensor *x = in[0];
+    mof_dtype dt = eyelike_dtype(kc->node, x->dtype);
+    if (!mof_dtype_is_numeric(dt))
+        return unsupported_type(kc, "EyeLike", dt);
+    if (x->rank != 2)
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "the input must be 2-D, it has "
+                                "rank %zu", x->rank);
+    int64_t k = mof_node_attr_int(kc->node, "k", 0);
+    mof_tensor *y = mof_kernel_new_tensor(kc, dt, 2, x->dims);
+    if (!y)
+        return MOF_ERR_NOMEM;
+    for (int64_t i = 0; i < x->dims[0]; i++)
+        if (i + k >= 0 && i + k < x->dims[1])
+            mof_tensor_set_i64(y, i * x->dims[1] + i + k, 1);
+    out[0] = y;
+    return MOF_OK;
+}
+
+static mof_status infer_eyelike(mof_infer_ctx *ic)
+{
+    const mof_shape *x = mof_infer_input(ic, 0);
+    if (!x)
+        return MOF_OK;
+    mof_dtype dt = eyelike_dtype(ic->node, x->dtype);
+    return mof_infer_like(ic, 0, x, mof_dtype_is_numeric(dt) ? dt : MOF_DTYPE_UNDEFINED);
+}
+
+/* ------------------------------------------------------------------ Unique */
+
+/* The slices Unique compares: slice i (of n) holds elements outer o, inner q at
+ * (o * n + i) * inner + q; without an axis, the elements themselves. */
+typedef struct uq_slices {
+    const mof_tensor *x;
+    int64_t n, outer, inner;
+} uq_slices;
+
+/* Lexicographic order of the values of slices a and b. */
+static int uq_value_cmp(const uq_slices *u, int64_t a, int64_t b)
+{
+    for (int64_t o = 0; o < u->outer; o++) {
+        for (int64_t q = 0; q < u->inner; q++) {
+            int c = elem_cmp(u->x, (o * u->n + a) * u->inner + q, u->x,
+                             (o * u->n + b) * u->inner + q);
+            if (c)
+                return c;
+        }
+    }
+    return 0;
+}
+
+/* By value, then by index: equal slices sort by first occurrence. */
+static int uq_cmp(const void *ctx, int64_t a, int64_t b)
+{
+    int c = uq_value_cmp(ctx, a, b);
+    return c ? c : (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/* Orders groups by where they first occur (firsts are distinct). */
+static int uq_first_cmp(const void *ctx, int64_t a, int64_t b)
+{
+    const int64_t *first = ctx;
+    return first[a] < first[b] ? -1 : first[a] > first[b] ? 1 : 0;
+}
+
+/* Unique: the distinct slices along axis (elements without one), sorted or in the order
+ * of their first occurrence, with the index of that occurrence, for each input slice
+ * the index of its unique slice, and the counts. */
+static mof_status k_unique(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                           size_t n_out, mof_tensor **out)
+{
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
+    if (st != MOF_OK)
+        return st;
+    const mof_tensor *x = in[0];
+    if (!mof_dtype_is_numeric(x->dtype) && x->dtype != MOF_DTYPE_STRING)
+        return unsupported_type(kc, "Unique", x->dtype);
+    bool flat = !mof_node_has_attr(kc->node, "axis");
+    bool sorted = mof_node_attr_int(kc->node, "sorted", 1) != 0;
+    int64_t axis = 0;
+    if (!flat && (st = mof_kernel_axis(kc, 0, (int64_t)x->rank, &axis)) != MOF_OK)
+        return st;
+    uq_slices u = {x, x->numel, 1, 1};
+    if (!flat) {
+        u.n = x->dims[axis];
+        u.outer = mof_dims_numel((size_t)axis, x->dims);
+        u.inner = mof_dims_numel(x->rank - (size_t)axis - 1, x->dims + axis + 1);
+    }
+    int64_t n = u.n, m = 0;
+    size_t cap = (size_t)(n ? n : 1);
+    int64_t *buf = mof_calloc(6 * cap, sizeof(int64_t));
+    int64_t *dims = mof_calloc(x->rank + 1, sizeof(int64_t));
+    mof_tensor *y[4] = {0};
+    if (!buf || !dims) {
+        st = mof_kernel_nomem(kc);
+        goto done;
+    }
+    int64_t *order = buf, *tmp = buf + cap, *first = buf + 2 * cap, *count = buf + 3 * cap;
+    int64_t *inverse = buf + 4 * cap, *pos = buf + 5 * cap;
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    merge_sort(uq_cmp, &u, order, tmp, n);
+    for (int64_t k = 0; k < n; k++) {
+        int64_t i = order[k];
+        if (k == 0 || uq_value_cmp(&u, order[k - 1], i) != 0) {
+            first[m] = i;
+            count[m++] = 0;
+        }
+        count[m - 1]++;
+        inverse[i] = m - 1;
+    }
+    /* pos[g]: the output position of group g (sorted order, or first occurrence). */
+    for (int64_t g = 0; g < m; g++)
+        order[g] = g;
+    if (!sorted)
+        merge_sort(uq_first_cmp, first, order, tmp, m);
+    for (int64_t p = 0; p < m; p++)
+        pos[order[p]] = p;
+    if (!flat)
+        memcpy(dims, x->dims, x->rank * sizeof(int64_t));
+    dims[flat ? 0 : axis] = m;
+    int64_t ndim[3] = {m, n, m};
+    if (!(y[0] = mof_kernel_new_tensor(kc, x->dtype, flat ? 1 : x->rank, dims))) {
+        st = MOF_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t k = 1; k < 4 && k < n_out; k++) {
+        if (mof_node_output(kc->node, k) &&
+            !(y[k] = mof_kernel_new_tensor(kc, MOF_DTYPE_INT64, 1, &ndim[k - 1]))) {
+            st = MOF_ERR_NOMEM;
+            goto done;
+        }
+    }
+    for (int64_t p = 0; p < m; p++) {
+        int64_t g = order[p];
+        for (int64_t o = 0; o < u.outer; o++) {
+            if (!mof_tensor_copy_elems(y[0], (o * m + p) * u.inner, x,
+                                       (o * n + first[g]) * u.inner, u.inner)) {
+                st = mof_kernel_nomem(kc);
+                goto done;
+            }
+        }
+        if (y[1])
+            ((int64_t *)y[1]->data)[p] = first[g];
+        if (y[3])
+            ((int64_t *)y[3]->data)[p] = count[g];
+    }
+    for (int64_t i = 0; y[2] && i < n; i++)
+        ((int64_t *)y[2]->data)[i] = pos[inverse[i]];
+    for (size_t k = 0; k < 4 && k < n_out; k++) {
+        out[k] = y[k];
+        y[k] = NULL;
+    }
+done:
+    for (size_t k = 0; k < 4; k++)
+        mof_tensor_unref(y[k]);
+    free(buf);
+    free(dims);
+    return st;
+}
+
+static mof_status infer_unique(mof_infer_ctx *ic)
+{
+    const mof_shape *x = mof_infer_input(ic, 0);
+    if (!x)
+        return MOF_OK;
+    bool flat = !mof_node_has_attr(ic->node, "axis");
+    mof_status st = MOF_OK;
+    int64_t axis = 0, n = -1;
+    if (flat && x->rank >= 0) {
+        n = 1;
+        for (int i = 0; i < x->rank && n >= 0; i++)
+            n = x->dims[i] >= 0 ? n * x->dims[i] : -1;
+    } else if (!flat && x->rank >= 0) {
+        if ((st = mof_infer_axis(ic, 0, x->rank, &axis)) != MOF_OK)
+            return st;
+        n = x->dims[axis];
+    }
+    if (flat || x->rank < 0) {
+        st = mof_infer_set_rank(ic, 0, x->dtype, flat ? 1 : -1);
+    } else {
+        mof_dimvec o;
+        if ((st = mof_dimvec_init(&o, x->rank)) != MOF_OK)
+            return st;
+        for (int i = 0; i < x->rank; i++)
+            if (i != axis)
+                mof_dimvec_take(&o, i, x, i);
+        st = mof_dimvec_emit(ic, 0, x->dtype, &o);
+    }
+    for (size_t k = 1; st == MOF_OK && k < 4 && k < ic->n_out; k++)
+        st = k == 2 ? mof_shape_set(&ic->out[k], MOF_DTYPE_INT64, 1, &n, NULL)
+                    : mof_infer_set_rank(ic, k, MOF_DTYPE_INT64, 1);
+    return st;
+}
+
+/* ------------------------------------------------------------------ Upsample */
+
+/* Upsample and Resize-10: nearest or (bi)linear interpolation in asymmetric coordinates,
+ * to the scales of the attribute (Upsample before opset 9) or of input 1. */
+static mof_status k_upsample(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
+                             size_t n_out, mof_tensor **out)
+{
+    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
+    if (st != MOF_OK)
+        return st;
+    const char *mode = mof_node_attr_string(kc->node, "mode", "nearest", NULL);
+    rs_params p = {.coord = CT_ASYMMETRIC, .nearest = NM_SIMPLE, .cubic_a = -0.75};
+    if (!strcmp(mode, "nearest"))
+        p.mode = RS_NEAREST;
+    else if (!strcmp(mode, "linear") || !strcmp(mode, "bilinear"))
+        p.mode = RS_LINEAR;
+    else
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "mode '%s' is not supported", mode);
+    if (strcmp(mof_node_op_type(kc->node), "Upsample") || kc->opset >= 9) {
+        if ((st = mof_kernel_need_input(kc, n_in, in, 1)) != MOF_OK)
+            return st;
+        return resize_run(kc, &p, in[0], NULL, in[1], NULL, &out[0]);
+    }
+    size_t n;
+    const float *f = mof_node_attr_floats(kc->node, "scales", &n);
+    int64_t len = (int64_t)n;
+    mof_tensor *sc = f ? mof_tensor_create_from(MOF_DTYPE_FLOAT, 1, &len, f) : NULL;
+    if (!f)
+        return invalid(kc, "attribute 'scales' is required");
+    if (!sc)
+        return mof_kernel_nomem(kc);
+    st = resize_run(kc, &p, in[0], NULL, sc, NULL, &out[0]);
+    mof_tensor_unref(sc);
+    return st;
+}
+
+static mof_status infer_upsample(mof_infer_ctx *ic)
+{
+    const mof_shape *x = mof_infer_input(ic, 0), *ss = mof_infer_input(ic, 1);
+    if (!x)
+        return MOF_OK;
+    if (x->rank < 0)
+        return mof_infer_set_rank(ic, 0, x->dtype, -1);
+    size_t n = 0;
+    const float *attr = NULL;
+    const mof_tensor *sv = NULL;
+    if (!strcmp(mof_node_op_type(ic->node), "Upsample") && ic->opset < 9)
+        attr = mof_node_attr_floats(ic->node, "scales", &n);
+    else if (ss && ss->value && mof_dtype_is_float(ss->value->dtype))
+        sv = ss->value, n = (size_t)ss->value->numel;
+    mof_dimvec o;
+    mof_status st = mof_dimvec_init(&o, x->rank);
+    if (st != MOF_OK)
+        return st;
+    bool known = (attr || sv) && n == (size_t)x->rank;
+    for (int i = 0; i < x->rank; i++) {
+        double s = !known ? -1 : attr ? attr[i] : mof_tensor_get_f64(sv, i);
+        if (s == 1.0)
+            mof_dimvec_take(&o, i, x, i);
+        else if (s > 0 && x->dims[i] >= 0 && (double)x->dims[i] * s < 9.0e15)
+            mof_dimvec_set(&o, i, (int64_t)floor((double)x->dims[i] * s));
+    }
+    return mof_dimvec_emit(ic, 0, x->dtype, &o);
 }
 
 /* ------------------------------------------------------------------ the table */
@@ -3847,9 +3982,9 @@ const mof_op_def mof_ops_shape[] = {
     {"", "Gather", 1, 0, k_gather, infer_gather},
     {"", "GatherElements", 11, 0, k_gather_elements, infer_gather_elements},
     {"", "GatherND", 11, 0, k_gathernd, infer_gathernd},
-    {"", "ScatterND", 11, 0, k_scatternd, infer_same},
-    {"", "ScatterElements", 11, 0, k_scatter_elements, infer_same},
-    {"", "Scatter", 9, 10, k_scatter_elements, infer_same},
+    {"", "ScatterND", 11, 0, k_scatternd, mof_infer_same},
+    {"", "ScatterElements", 11, 0, k_scatter_elements, mof_infer_same},
+    {"", "Scatter", 9, 10, k_scatter_elements, mof_infer_same},
     {"", "Expand", 8, 0, k_expand, infer_expand},
     {"", "Tile", 6, 0, k_tile, infer_tile},
     {"", "Pad", 1, 0, k_pad, infer_pad},
@@ -3859,9 +3994,15 @@ const mof_op_def mof_ops_shape[] = {
     {"", "NonZero", 9, 0, k_nonzero, infer_nonzero},
     {"", "TopK", 1, 0, k_topk, infer_topk},
     {"", "OneHot", 9, 0, k_onehot, infer_onehot},
-    {"", "Trilu", 14, 0, k_trilu, infer_same},
+    {"", "Trilu", 14, 0, k_trilu, mof_infer_same},
     {"", "DepthToSpace", 1, 0, k_depth_to_space, infer_depth_to_space},
     {"", "SpaceToDepth", 1, 0, k_space_to_depth, infer_space_to_depth},
+    {"", "Resize", 10, 10, k_upsample, infer_upsample},
     {"", "Resize", 11, 0, k_resize, infer_resize},
+    {"", "Upsample", 7, 9, k_upsample, infer_upsample},
+    {"", "Compress", 9, 0, k_compress, infer_compress},
+    {"", "ReverseSequence", 10, 0, k_reverse_sequence, mof_infer_same},
+    {"", "EyeLike", 9, 0, k_eyelike, infer_eyelike},
+    {"", "Unique", 11, 0, k_unique, infer_unique},
     {0},
 };

@@ -12,6 +12,9 @@
 static const mof_op_def *const op_tables[] = {
     mof_ops_elementwise, mof_ops_reduce, mof_ops_control,
     mof_ops_nn,          mof_ops_shape,  mof_ops_quant,
+    mof_ops_einsum,      mof_ops_detect,
+    mof_ops_mof,
+    mof_ops_layout,
 };
 
 static const char *canonical_domain(const char *domain)

@@ -10,46 +10,13 @@
 
 #include <math.h>
 
-#include "testutil.h"
-
 #include "ir_private.h"
 
-static mof_context *ctx;
-static mof_model *model;
-static mof_graph *g;
+#include "testutil.h"
 
-static void setup(void)
-{
-    ctx = mof_context_create();
-    ck_assert_ptr_nonnull(ctx);
-    model = mof_model_create(ctx);
-    ck_assert_ptr_nonnull(model);
-    g = mof_model_graph(model);
-}
-
-static void teardown(void)
-{
-    mof_model_destroy(model);
-    mof_context_destroy(ctx);
-}
+MOF_TEST_MODEL_FIXTURE
 
 /* ------------------------------------------------------------------ helpers */
-
-/* A graph input; syms may be NULL. */
-static mof_value *add_input(mof_graph *gr, const char *name, mof_dtype dtype, int rank,
-                            const int64_t *dims, const char *const *syms)
-{
-    mof_value *v = mof_graph_new_value(gr, name);
-    ck_assert_ptr_nonnull(v);
-    ck_assert_int_eq(mof_value_set_type(v, dtype, rank, dims, syms), MOF_OK);
-    ck_assert_int_eq(mof_graph_list_input(gr, v, NULL, NULL), MOF_OK);
-    return v;
-}
-
-static void add_output(mof_graph *gr, mof_value *v)
-{
-    ck_assert_int_eq(mof_graph_list_output(gr, v, NULL, NULL), MOF_OK);
-}
 
 static mof_value *add_floats(mof_graph *gr, const char *name, size_t rank, const int64_t *dims,
                              const float *data)
@@ -61,33 +28,7 @@ static mof_value *add_floats(mof_graph *gr, const char *name, size_t rank, const
     return v;
 }
 
-static mof_node *add_node(mof_graph *gr, const char *op, const char *domain, const char *name,
-                          size_t n_in, mof_value *a, mof_value *b, mof_value *c)
-{
-    mof_value *in[3] = {a, b, c};
-    mof_node *n = mof_graph_add_node(gr, MOF_INSERT_AFTER, NULL, op, domain, name, n_in, in, 1);
-    if (!n)
-        mof_test_print_diags(ctx);
-    ck_assert_ptr_nonnull(n);
-    return n;
-}
-
 static mof_value *out0(const mof_node *n) { return mof_node_output(n, 0); }
-
-/* Gives node n a GRAPH attribute holding a new, empty subgraph. */
-static mof_graph *add_subgraph(mof_node *n, const char *attr)
-{
-    mof_attr *a = mof_node_append_attr(n);
-    ck_assert_ptr_nonnull(a);
-    a->name = mof_strdup(attr);
-    a->type = MOF_ATTR_GRAPH;
-    a->has_type = true;
-    a->has_value = true;
-    a->g = mof_graph_new(mof_graph_model(mof_node_graph(n)), n);
-    ck_assert_ptr_nonnull(a->g);
-    a->g->name = mof_strdup(attr);
-    return a->g;
-}
 
 static mof_tensor *floats(size_t rank, const int64_t *dims, const float *data)
 {
@@ -124,10 +65,10 @@ static mof_interp *create_ok(void)
 START_TEST(test_add_broadcast)
 {
     const int64_t xd[2] = {2, 3}, bd[1] = {3};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 2, xd, NULL);
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 2, xd, NULL);
     mof_value *b = add_floats(g, "b", 1, bd, (const float[]){10, 20, 30});
-    mof_node *add = add_node(g, "Add", NULL, "add", 2, x, b, NULL);
-    add_output(g, out0(add));
+    mof_node *add = mof_test_add_node(g, "Add", NULL, "add", 2, x, b, NULL);
+    mof_test_add_output(g, out0(add));
 
     mof_interp *it = create_ok();
     mof_tensor *in = floats(2, xd, (const float[]){0, 1, 2, 3, 4, 5});
@@ -153,14 +94,14 @@ END_TEST
 START_TEST(test_chain_and_reuse)
 {
     const int64_t d[1] = {4};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
-    mof_node *r = add_node(g, "Relu", NULL, "r", 1, x, NULL, NULL);
-    mof_node *n = add_node(g, "Neg", NULL, "n", 1, out0(r), NULL, NULL);
-    mof_node *m = add_node(g, "Mul", NULL, "m", 2, out0(n), out0(r), NULL);
-    mof_node *s = add_node(g, "Sqrt", NULL, "s", 1, out0(r), NULL, NULL);
-    add_output(g, out0(m));
-    add_output(g, out0(s));
-    add_output(g, out0(r));
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
+    mof_node *r = mof_test_add_node(g, "Relu", NULL, "r", 1, x, NULL, NULL);
+    mof_node *n = mof_test_add_node(g, "Neg", NULL, "n", 1, out0(r), NULL, NULL);
+    mof_node *m = mof_test_add_node(g, "Mul", NULL, "m", 2, out0(n), out0(r), NULL);
+    mof_node *s = mof_test_add_node(g, "Sqrt", NULL, "s", 1, out0(r), NULL, NULL);
+    mof_test_add_output(g, out0(m));
+    mof_test_add_output(g, out0(s));
+    mof_test_add_output(g, out0(r));
 
     mof_interp *it = create_ok();
     mof_tensor *in = floats(1, d, (const float[]){-1, 4, 9, -16});
@@ -180,18 +121,20 @@ END_TEST
 START_TEST(test_if_reads_outer_value)
 {
     const int64_t d[1] = {3};
-    mof_value *cond = add_input(g, "cond", MOF_DTYPE_BOOL, 0, NULL, NULL);
-    add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
-    mof_node *ifn = add_node(g, "If", NULL, "if", 1, cond, NULL, NULL);
-    mof_graph *then_g = add_subgraph(ifn, "then_branch");
-    mof_graph *else_g = add_subgraph(ifn, "else_branch");
+    mof_value *cond = mof_test_add_input(g, "cond", MOF_DTYPE_BOOL, 0, NULL, NULL);
+    mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
+    mof_node *ifn = mof_test_add_node(g, "If", NULL, "if", 1, cond, NULL, NULL);
+    mof_graph *then_g = mof_test_add_subgraph(ifn, "then_branch", "then_branch");
+    mof_graph *else_g = mof_test_add_subgraph(ifn, "else_branch", "else_branch");
     mof_value *tx = mof_graph_resolve(then_g, "x");
     mof_value *ex = mof_graph_resolve(else_g, "x");
     ck_assert_ptr_nonnull(tx);
     ck_assert_ptr_nonnull(ex);
-    add_output(then_g, out0(add_node(then_g, "Add", NULL, "twice", 2, tx, tx, NULL)));
-    add_output(else_g, out0(add_node(else_g, "Neg", NULL, "neg", 1, ex, NULL, NULL)));
-    add_output(g, out0(ifn));
+    mof_node *twice = mof_test_add_node(then_g, "Add", NULL, "twice", 2, tx, tx, NULL);
+    mof_test_add_output(then_g, out0(twice));
+    mof_test_add_output(else_g, out0(mof_test_add_node(else_g, "Neg", NULL, "neg", 1, ex, NULL,
+                                                       NULL)));
+    mof_test_add_output(g, out0(ifn));
     ck_assert_status(ctx, mof_graph_verify(ctx, g), MOF_OK);
 
     mof_interp *it = create_ok();
@@ -218,30 +161,30 @@ END_TEST
 START_TEST(test_loop_accumulates)
 {
     const int64_t one[1] = {1};
-    mof_value *m = add_input(g, "M", MOF_DTYPE_INT64, 0, NULL, NULL);
-    mof_value *acc0 = add_input(g, "acc0", MOF_DTYPE_FLOAT, 1, one, NULL);
+    mof_value *m = mof_test_add_input(g, "M", MOF_DTYPE_INT64, 0, NULL, NULL);
+    mof_value *acc0 = mof_test_add_input(g, "acc0", MOF_DTYPE_FLOAT, 1, one, NULL);
     add_floats(g, "w", 1, one, (const float[]){0.5f});
     mof_value *in[3] = {m, NULL, acc0};
     mof_node *loop = mof_graph_add_node(g, MOF_INSERT_AFTER, NULL, "Loop", NULL, "loop", 3,
                                         in, 2);
     ck_assert_ptr_nonnull(loop);
-    mof_graph *body = add_subgraph(loop, "body");
-    mof_value *i = add_input(body, "i", MOF_DTYPE_INT64, 0, NULL, NULL);
-    mof_value *c = add_input(body, "c", MOF_DTYPE_BOOL, 0, NULL, NULL);
-    mof_value *acc = add_input(body, "acc", MOF_DTYPE_FLOAT, 1, one, NULL);
+    mof_graph *body = mof_test_add_subgraph(loop, "body", "body");
+    mof_value *i = mof_test_add_input(body, "i", MOF_DTYPE_INT64, 0, NULL, NULL);
+    mof_value *c = mof_test_add_input(body, "c", MOF_DTYPE_BOOL, 0, NULL, NULL);
+    mof_value *acc = mof_test_add_input(body, "acc", MOF_DTYPE_FLOAT, 1, one, NULL);
     mof_value *w = mof_graph_resolve(body, "w");
     ck_assert_ptr_nonnull(w);
-    mof_node *cast = add_node(body, "Cast", NULL, "cast", 1, i, NULL, NULL);
+    mof_node *cast = mof_test_add_node(body, "Cast", NULL, "cast", 1, i, NULL, NULL);
     ck_assert_int_eq(mof_node_set_attr_int(cast, "to", MOF_DTYPE_FLOAT), MOF_OK);
-    mof_node *inc = add_node(body, "Add", NULL, "inc", 2, out0(cast), w, NULL);
-    mof_node *sum = add_node(body, "Add", NULL, "sum", 2, acc, out0(inc), NULL);
-    mof_node *keep = add_node(body, "Identity", NULL, "keep", 1, c, NULL, NULL);
-    mof_node *scan = add_node(body, "Identity", NULL, "scan", 1, out0(sum), NULL, NULL);
-    add_output(body, out0(keep));
-    add_output(body, out0(sum));
-    add_output(body, out0(scan));
-    add_output(g, mof_node_output(loop, 0));
-    add_output(g, mof_node_output(loop, 1));
+    mof_node *inc = mof_test_add_node(body, "Add", NULL, "inc", 2, out0(cast), w, NULL);
+    mof_node *sum = mof_test_add_node(body, "Add", NULL, "sum", 2, acc, out0(inc), NULL);
+    mof_node *keep = mof_test_add_node(body, "Identity", NULL, "keep", 1, c, NULL, NULL);
+    mof_node *scan = mof_test_add_node(body, "Identity", NULL, "scan", 1, out0(sum), NULL, NULL);
+    mof_test_add_output(body, out0(keep));
+    mof_test_add_output(body, out0(sum));
+    mof_test_add_output(body, out0(scan));
+    mof_test_add_output(g, mof_node_output(loop, 0));
+    mof_test_add_output(g, mof_node_output(loop, 1));
     ck_assert_status(ctx, mof_graph_verify(ctx, g), MOF_OK);
 
     mof_interp *it = create_ok();
@@ -275,11 +218,11 @@ END_TEST
 START_TEST(test_unsupported_refused)
 {
     const int64_t d[1] = {2};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
-    mof_node *a = add_node(g, "Foo", "x", "n", 1, x, NULL, NULL);
-    mof_node *b = add_node(g, "Relu", NULL, "ok", 1, out0(a), NULL, NULL);
-    mof_node *c = add_node(g, "NoSuchOp", NULL, "m", 1, out0(b), NULL, NULL);
-    add_output(g, out0(c));
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
+    mof_node *a = mof_test_add_node(g, "Foo", "x", "n", 1, x, NULL, NULL);
+    mof_node *b = mof_test_add_node(g, "Relu", NULL, "ok", 1, out0(a), NULL, NULL);
+    mof_node *c = mof_test_add_node(g, "NoSuchOp", NULL, "m", 1, out0(b), NULL, NULL);
+    mof_test_add_output(g, out0(c));
     ck_assert_int_eq(mof_model_set_opset(model, "x", 1), MOF_OK);
 
     ck_assert_ptr_null(mof_interp_create(ctx, model));
@@ -302,10 +245,10 @@ END_TEST
 START_TEST(test_runtime_error_names_node)
 {
     const int64_t d[1] = {2};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_INT32, 1, d, NULL);
-    mof_value *y = add_input(g, "y", MOF_DTYPE_INT32, 1, d, NULL);
-    mof_node *div = add_node(g, "Div", NULL, "div", 2, x, y, NULL);
-    add_output(g, out0(div));
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_INT32, 1, d, NULL);
+    mof_value *y = mof_test_add_input(g, "y", MOF_DTYPE_INT32, 1, d, NULL);
+    mof_node *div = mof_test_add_node(g, "Div", NULL, "div", 2, x, y, NULL);
+    mof_test_add_output(g, out0(div));
     mof_interp *it = create_ok();
     int32_t a[2] = {7, -7}, b[2] = {2, 0};
     mof_tensor *in[2] = {mof_tensor_create_from(MOF_DTYPE_INT32, 1, d, a),
@@ -333,8 +276,8 @@ END_TEST
 START_TEST(test_eval_node)
 {
     const int64_t d[1] = {3};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
-    mof_node *sm = add_node(g, "Softmax", NULL, "sm", 1, x, NULL, NULL);
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
+    mof_node *sm = mof_test_add_node(g, "Softmax", NULL, "sm", 1, x, NULL, NULL);
     mof_tensor *in = floats(1, d, (const float[]){1, 1, 1});
     mof_tensor *out = NULL;
     ck_assert_status(ctx, mof_interp_eval_node(ctx, sm, 13, 1, &in, 1, &out), MOF_OK);
@@ -348,8 +291,8 @@ END_TEST
 START_TEST(test_cast_float16)
 {
     const int64_t d[1] = {6};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
-    mof_node *c = add_node(g, "Cast", NULL, "c", 1, x, NULL, NULL);
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
+    mof_node *c = mof_test_add_node(g, "Cast", NULL, "c", 1, x, NULL, NULL);
     ck_assert_int_eq(mof_node_set_attr_int(c, "to", MOF_DTYPE_FLOAT16), MOF_OK);
     /* 1 + 2^-11 is halfway between 1 and 1 + 2^-10: even wins (1). 65520 rounds to
      * inf; 2^-25 (halfway to the smallest subnormal) to 0; 3 * 2^-25 to 2^-23. */
@@ -384,9 +327,9 @@ static mof_tensor *eval1(mof_node *n, int64_t opset, size_t n_in, mof_tensor **i
 START_TEST(test_reduce_axes_input)
 {
     const int64_t xd[2] = {2, 3}, ad[1] = {1};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 2, xd, NULL);
-    mof_value *a = add_input(g, "axes", MOF_DTYPE_INT64, 1, ad, NULL);
-    mof_node *mean = add_node(g, "ReduceMean", NULL, "mean", 2, x, a, NULL);
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 2, xd, NULL);
+    mof_value *a = mof_test_add_input(g, "axes", MOF_DTYPE_INT64, 1, ad, NULL);
+    mof_node *mean = mof_test_add_node(g, "ReduceMean", NULL, "mean", 2, x, a, NULL);
     ck_assert_int_eq(mof_node_set_attr_int(mean, "keepdims", 0), MOF_OK);
     int64_t axis = 1;
     mof_tensor *in[2] = {floats(2, xd, (const float[]){0, 1, 2, 3, 4, 5}),
@@ -418,9 +361,9 @@ END_TEST
 START_TEST(test_new_activations)
 {
     const int64_t d[1] = {2};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
-    mof_node *gelu = add_node(g, "Gelu", NULL, "gelu", 1, x, NULL, NULL);
-    mof_node *mish = add_node(g, "Mish", NULL, "mish", 1, x, NULL, NULL);
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
+    mof_node *gelu = mof_test_add_node(g, "Gelu", NULL, "gelu", 1, x, NULL, NULL);
+    mof_node *mish = mof_test_add_node(g, "Mish", NULL, "mish", 1, x, NULL, NULL);
     mof_tensor *in = floats(1, d, (const float[]){1, -2});
     mof_tensor *out = eval1(gelu, 20, 1, &in);
     expect_floats(out, 1, d, (const float[]){0.8413447f, -0.0455003f});
@@ -440,8 +383,8 @@ END_TEST
 START_TEST(test_softmax_opsets)
 {
     const int64_t d[2] = {2, 2};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 2, d, NULL);
-    mof_node *sm = add_node(g, "Softmax", NULL, "sm", 1, x, NULL, NULL);
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 2, d, NULL);
+    mof_node *sm = mof_test_add_node(g, "Softmax", NULL, "sm", 1, x, NULL, NULL);
     ck_assert_int_eq(mof_node_set_attr_int(sm, "axis", 0), MOF_OK);
     mof_tensor *in = floats(2, d, (const float[]){0, 0, 0, 0});
     mof_tensor *out = eval1(sm, 11, 1, &in);
@@ -458,9 +401,9 @@ END_TEST
 START_TEST(test_clip_opsets)
 {
     const int64_t d[1] = {3};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
-    mof_value *lo = add_input(g, "lo", MOF_DTYPE_FLOAT, 0, NULL, NULL);
-    mof_node *clip = add_node(g, "Clip", NULL, "clip", 3, x, lo, NULL);
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
+    mof_value *lo = mof_test_add_input(g, "lo", MOF_DTYPE_FLOAT, 0, NULL, NULL);
+    mof_node *clip = mof_test_add_node(g, "Clip", NULL, "clip", 3, x, lo, NULL);
     ck_assert_int_eq(mof_node_set_attr_float(clip, "max", 1.5f), MOF_OK);
     mof_tensor *in[3] = {floats(1, d, (const float[]){-3, 0.5f, 3}),
                          floats(0, NULL, (const float[]){-1}), NULL};
@@ -469,6 +412,29 @@ START_TEST(test_clip_opsets)
     mof_tensor_unref(out);
     out = eval1(clip, 6, 3, in);
     expect_floats(out, 1, d, (const float[]){-3, 0.5f, 1.5f});
+    mof_tensor_unref(out);
+    mof_tensor_unref(in[0]);
+    mof_tensor_unref(in[1]);
+}
+END_TEST
+
+/* PRelu before opset 7 takes a slope of [C] per channel of [N, C, ...] (Caffe2's rule);
+ * from opset 7 it broadcasts like numpy, so the same slope needs [C, 1]. */
+START_TEST(test_prelu_legacy_channels)
+{
+    const int64_t xd[3] = {1, 2, 2}, sd[1] = {2}, sd2[2] = {2, 1};
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 3, xd, NULL);
+    mof_value *s = mof_test_add_input(g, "s", MOF_DTYPE_FLOAT, 1, sd, NULL);
+    mof_node *prelu = mof_test_add_node(g, "PRelu", NULL, "prelu", 2, x, s, NULL);
+    mof_tensor *in[2] = {floats(3, xd, (const float[]){-1, -2, -3, 4}),
+                         floats(1, sd, (const float[]){10, 100})};
+    mof_tensor *out = eval1(prelu, 6, 2, in);
+    expect_floats(out, 3, xd, (const float[]){-10, -20, -300, 4});
+    mof_tensor_unref(out);
+    mof_tensor_unref(in[1]);
+    in[1] = floats(2, sd2, (const float[]){10, 100});
+    out = eval1(prelu, 7, 2, in);
+    expect_floats(out, 3, xd, (const float[]){-10, -20, -300, 4});
     mof_tensor_unref(out);
     mof_tensor_unref(in[0]);
     mof_tensor_unref(in[1]);
@@ -497,15 +463,15 @@ START_TEST(test_infer_symbolic_batch)
 {
     const int64_t xd[2] = {-1, 3}, bd[2] = {1, 3};
     const char *const xs[2] = {"N", NULL};
-    mof_value *x = add_input(g, "x", MOF_DTYPE_FLOAT, 2, xd, xs);
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 2, xd, xs);
     mof_value *b = add_floats(g, "b", 2, bd, (const float[]){1, 2, 3});
-    mof_node *relu = add_node(g, "Relu", NULL, "relu", 1, x, NULL, NULL);
-    mof_node *add = add_node(g, "Add", NULL, "add", 2, out0(relu), b, NULL);
-    mof_node *sm = add_node(g, "Softmax", NULL, "sm", 1, out0(add), NULL, NULL);
-    mof_node *red = add_node(g, "ReduceSum", NULL, "red", 1, out0(sm), NULL, NULL);
+    mof_node *relu = mof_test_add_node(g, "Relu", NULL, "relu", 1, x, NULL, NULL);
+    mof_node *add = mof_test_add_node(g, "Add", NULL, "add", 2, out0(relu), b, NULL);
+    mof_node *sm = mof_test_add_node(g, "Softmax", NULL, "sm", 1, out0(add), NULL, NULL);
+    mof_node *red = mof_test_add_node(g, "ReduceSum", NULL, "red", 1, out0(sm), NULL, NULL);
     ck_assert_int_eq(mof_node_set_attr_int(red, "keepdims", 0), MOF_OK);
-    mof_node *eq = add_node(g, "Equal", NULL, "eq", 2, out0(red), out0(red), NULL);
-    add_output(g, out0(eq));
+    mof_node *eq = mof_test_add_node(g, "Equal", NULL, "eq", 2, out0(red), out0(red), NULL);
+    mof_test_add_output(g, out0(eq));
 
     ck_assert_status(ctx, mof_infer_shapes(ctx, model), MOF_OK);
     expect_type(out0(relu), MOF_DTYPE_FLOAT, 2, xd, xs);
@@ -524,10 +490,10 @@ START_TEST(test_infer_symbol_broadcast)
     const int64_t ad[2] = {-1, 1}, bd[2] = {-1, -1};
     const char *const as[2] = {"N", NULL};
     const char *const bs[2] = {"M", "K"};
-    mof_value *a = add_input(g, "a", MOF_DTYPE_FLOAT, 2, ad, as);
-    mof_value *b = add_input(g, "b", MOF_DTYPE_FLOAT, 2, bd, bs);
-    mof_node *mul = add_node(g, "Mul", NULL, "mul", 2, a, b, NULL);
-    add_output(g, out0(mul));
+    mof_value *a = mof_test_add_input(g, "a", MOF_DTYPE_FLOAT, 2, ad, as);
+    mof_value *b = mof_test_add_input(g, "b", MOF_DTYPE_FLOAT, 2, bd, bs);
+    mof_node *mul = mof_test_add_node(g, "Mul", NULL, "mul", 2, a, b, NULL);
+    mof_test_add_output(g, out0(mul));
     ck_assert_status(ctx, mof_infer_shapes(ctx, model), MOF_OK);
     const char *const want[2] = {NULL, "K"};
     expect_type(out0(mul), MOF_DTYPE_FLOAT, 2, bd, want);
@@ -537,10 +503,10 @@ END_TEST
 START_TEST(test_infer_contradiction)
 {
     const int64_t ad[2] = {2, 3}, bd[1] = {4};
-    mof_value *a = add_input(g, "a", MOF_DTYPE_FLOAT, 2, ad, NULL);
-    mof_value *b = add_input(g, "b", MOF_DTYPE_FLOAT, 1, bd, NULL);
-    mof_node *bad = add_node(g, "Add", NULL, "bad", 2, a, b, NULL);
-    add_output(g, out0(bad));
+    mof_value *a = mof_test_add_input(g, "a", MOF_DTYPE_FLOAT, 2, ad, NULL);
+    mof_value *b = mof_test_add_input(g, "b", MOF_DTYPE_FLOAT, 1, bd, NULL);
+    mof_node *bad = mof_test_add_node(g, "Add", NULL, "bad", 2, a, b, NULL);
+    mof_test_add_output(g, out0(bad));
     ck_assert_status(ctx, mof_infer_shapes(ctx, model), MOF_ERR_INVALID_MODEL);
     if (!mof_test_diag_contains(ctx, "node 'bad' (Add): cannot broadcast shapes [2,3] and [4]"))
         mof_test_print_diags(ctx);
@@ -551,10 +517,10 @@ END_TEST
 START_TEST(test_infer_declared_contradiction)
 {
     const int64_t ad[2] = {2, 3}, decl[2] = {5, 5};
-    mof_value *a = add_input(g, "a", MOF_DTYPE_FLOAT, 2, ad, NULL);
-    mof_node *relu = add_node(g, "Relu", NULL, "relu", 1, a, NULL, NULL);
+    mof_value *a = mof_test_add_input(g, "a", MOF_DTYPE_FLOAT, 2, ad, NULL);
+    mof_node *relu = mof_test_add_node(g, "Relu", NULL, "relu", 1, a, NULL, NULL);
     ck_assert_int_eq(mof_value_set_type(out0(relu), MOF_DTYPE_FLOAT, 2, decl, NULL), MOF_OK);
-    add_output(g, out0(relu));
+    mof_test_add_output(g, out0(relu));
     ck_assert_status(ctx, mof_infer_shapes(ctx, model), MOF_ERR_INVALID_MODEL);
     ck_assert(mof_test_diag_contains(ctx, "node 'relu' (Relu): output 'relu' is inferred to "
                                           "have shape [2,3], but the model declares [5,5]"));
@@ -569,10 +535,10 @@ START_TEST(test_infer_keeps_and_adds)
     const int64_t ad[2] = {-1, 3}, decl[2] = {-1, -1};
     const char *const as[2] = {"N", NULL};
     const char *const ds[2] = {"batch", NULL};
-    mof_value *a = add_input(g, "a", MOF_DTYPE_FLOAT, 2, ad, as);
-    mof_node *relu = add_node(g, "Relu", NULL, "relu", 1, a, NULL, NULL);
+    mof_value *a = mof_test_add_input(g, "a", MOF_DTYPE_FLOAT, 2, ad, as);
+    mof_node *relu = mof_test_add_node(g, "Relu", NULL, "relu", 1, a, NULL, NULL);
     ck_assert_int_eq(mof_value_set_type(out0(relu), MOF_DTYPE_FLOAT, 2, decl, ds), MOF_OK);
-    add_output(g, out0(relu));
+    mof_test_add_output(g, out0(relu));
     ck_assert_status(ctx, mof_infer_shapes(ctx, model), MOF_OK);
     const int64_t want[2] = {-1, 3};
     expect_type(out0(relu), MOF_DTYPE_FLOAT, 2, want, ds);
@@ -582,8 +548,7 @@ END_TEST
 static Suite *interp_suite(void)
 {
     Suite *s = suite_create("interp");
-    TCase *tc = tcase_create("run");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = mof_test_tcase(s, "run", setup, teardown);
     tcase_add_test(tc, test_add_broadcast);
     tcase_add_test(tc, test_chain_and_reuse);
     tcase_add_test(tc, test_if_reads_outer_value);
@@ -592,22 +557,18 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, test_runtime_error_names_node);
     tcase_add_test(tc, test_eval_node);
     tcase_add_test(tc, test_cast_float16);
-    suite_add_tcase(s, tc);
-    TCase *tk = tcase_create("kernels");
-    tcase_add_checked_fixture(tk, setup, teardown);
+    TCase *tk = mof_test_tcase(s, "kernels", setup, teardown);
     tcase_add_test(tk, test_reduce_axes_input);
     tcase_add_test(tk, test_new_activations);
     tcase_add_test(tk, test_softmax_opsets);
     tcase_add_test(tk, test_clip_opsets);
-    suite_add_tcase(s, tk);
-    TCase *ti = tcase_create("infer");
-    tcase_add_checked_fixture(ti, setup, teardown);
+    tcase_add_test(tk, test_prelu_legacy_channels);
+    TCase *ti = mof_test_tcase(s, "infer", setup, teardown);
     tcase_add_test(ti, test_infer_symbolic_batch);
     tcase_add_test(ti, test_infer_symbol_broadcast);
     tcase_add_test(ti, test_infer_contradiction);
     tcase_add_test(ti, test_infer_declared_contradiction);
     tcase_add_test(ti, test_infer_keeps_and_adds);
-    suite_add_tcase(s, ti);
     return s;
 }
 

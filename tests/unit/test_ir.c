@@ -11,95 +11,31 @@
 #include <stdarg.h>
 #include <sys/mman.h>
 
-#include "testutil.h"
-
 #include "ir_private.h"
 
-static mof_context *ctx;
-static mof_model *model;
-static mof_graph *g;
+#include "testutil.h"
 
-static void setup(void)
-{
-    ctx = mof_context_create();
-    ck_assert_ptr_nonnull(ctx);
-    model = mof_model_create(ctx);
-    ck_assert_ptr_nonnull(model);
-    g = mof_model_graph(model);
-}
-
-static void teardown(void)
-{
-    mof_model_destroy(model);
-    mof_context_destroy(ctx);
-}
+MOF_TEST_MODEL_FIXTURE
 
 /* ------------------------------------------------------------------ helpers */
 
 /* A graph input of type float[1, 4]. */
 static mof_value *add_input(mof_graph *gr, const char *name)
 {
-    mof_value *v = mof_graph_new_value(gr, name);
-    ck_assert_ptr_nonnull(v);
     const int64_t dims[2] = {1, 4};
-    ck_assert_int_eq(mof_value_set_type(v, MOF_DTYPE_FLOAT, 2, dims, NULL), MOF_OK);
-    ck_assert_int_eq(mof_graph_list_input(gr, v, NULL, NULL), MOF_OK);
-    return v;
-}
-
-static void add_output(mof_graph *gr, mof_value *v)
-{
-    ck_assert_int_eq(mof_graph_list_output(gr, v, NULL, NULL), MOF_OK);
-}
-
-/* A float initializer of shape [n] holding 0, 1, ..., n-1. */
-static mof_value *add_weight(mof_graph *gr, const char *name, int64_t n)
-{
-    mof_tensor *t = mof_tensor_create(MOF_DTYPE_FLOAT, 1, &n);
-    ck_assert_ptr_nonnull(t);
-    float *d = mof_tensor_data_mut(t);
-    for (int64_t i = 0; i < n; i++)
-        d[i] = (float)i;
-    mof_value *v = mof_graph_add_initializer(gr, name, t);
-    ck_assert_ptr_nonnull(v);
-    return v;
+    return mof_test_add_input(gr, name, MOF_DTYPE_FLOAT, 2, dims, NULL);
 }
 
 /* A node at the end of gr with one output; inputs may be NULL. */
 static mof_node *add_node(mof_graph *gr, const char *op, const char *name, size_t n_in,
                           mof_value *a, mof_value *b)
 {
-    mof_value *in[2] = {a, b};
-    mof_node *n = mof_graph_add_node(gr, MOF_INSERT_AFTER, NULL, op, NULL, name, n_in, in, 1);
-    if (!n)
-        mof_test_print_diags(ctx);
-    ck_assert_ptr_nonnull(n);
-    return n;
+    return mof_test_add_node(gr, op, NULL, name, n_in, a, b, NULL);
 }
 
 static mof_value *out0(const mof_node *n) { return mof_node_output(n, 0); }
 
-/* Asserts that v's uses are exactly the (node, input index) pairs given, in order. */
-static void expect_uses_(int line, const mof_value *v, size_t count, ...)
-{
-    ck_assert_msg(mof_value_n_uses(v) == count, "line %d: '%s' has %zu uses, expected %zu",
-                  line, mof_value_name(v), mof_value_n_uses(v), count);
-    va_list ap;
-    va_start(ap, count);
-    for (size_t i = 0; i < count; i++) {
-        const mof_node *want = va_arg(ap, const mof_node *);
-        int want_index = va_arg(ap, int);
-        int index = -100;
-        const mof_node *got = mof_value_use(v, i, &index);
-        ck_assert_msg(got == want && index == want_index,
-                      "line %d: use %zu of '%s' is (%s, %d), expected (%s, %d)", line, i,
-                      mof_value_name(v), got ? mof_node_name(got) : "NULL", index,
-                      want ? mof_node_name(want) : "NULL", want_index);
-    }
-    va_end(ap);
-    ck_assert_ptr_null(mof_value_use(v, count, NULL));
-}
-#define expect_uses(...) expect_uses_(__LINE__, __VA_ARGS__)
+#define expect_uses(...) mof_test_expect_uses_(__LINE__, __VA_ARGS__)
 
 /* Asserts that gr's node list is exactly the nodes given, linked both ways. */
 static void expect_order_(int line, const mof_graph *gr, size_t count, ...)
@@ -125,21 +61,13 @@ static void expect_order_(int line, const mof_graph *gr, size_t count, ...)
 
 static void expect_verify_ok(const mof_graph *gr)
 {
-    ck_assert_status(ctx, mof_graph_verify(ctx, gr), MOF_OK);
-    ck_assert_uint_eq(mof_context_n_errors(ctx), 0);
+    mof_test_expect_verify_ok(ctx, gr);
 }
 
 /* Asserts that verification fails with a diagnostic containing each needle. */
 static void expect_verify_fails(const mof_graph *gr, const char *needle1, const char *needle2)
 {
-    mof_context_clear_diags(ctx);
-    ck_assert_status(ctx, mof_graph_verify(ctx, gr), MOF_ERR_VERIFY);
-    if (!mof_test_diag_contains(ctx, needle1) || (needle2 && !mof_test_diag_contains(ctx, needle2)))
-        mof_test_print_diags(ctx);
-    ck_assert_msg(mof_test_diag_contains(ctx, needle1), "no diagnostic contains \"%s\"", needle1);
-    if (needle2)
-        ck_assert_msg(mof_test_diag_contains(ctx, needle2), "no diagnostic contains \"%s\"",
-                      needle2);
+    mof_test_expect_verify_fails(ctx, gr, needle1, needle2);
 }
 
 /* ------------------------------------------------------------------ tensors */
@@ -418,11 +346,11 @@ END_TEST
 START_TEST(test_build_graph)
 {
     mof_value *x = add_input(g, "x");
-    mof_value *w = add_weight(g, "w", 4);
+    mof_value *w = mof_test_add_weight(g, "w", 4);
     mof_node *conv = add_node(g, "Conv", "conv", 2, x, w);
     mof_node *relu = add_node(g, "Relu", "relu", 1, out0(conv), NULL);
     mof_node *add = add_node(g, "Add", "add", 2, out0(relu), x);
-    add_output(g, out0(add));
+    mof_test_add_output(g, out0(add));
 
     expect_order(g, 3, conv, relu, add);
     ck_assert_str_eq(mof_node_op_type(conv), "Conv");
@@ -682,8 +610,8 @@ START_TEST(test_replace_uses_graph_output)
     mof_node *b = add_node(g, "Neg", "b", 1, x, NULL);
     mof_node *user = add_node(g, "Sigmoid", "user", 1, out0(a), NULL);
     mof_value *va = out0(a), *vb = out0(b);
-    add_output(g, out0(user));
-    add_output(g, va);
+    mof_test_add_output(g, out0(user));
+    mof_test_add_output(g, va);
     ck_assert(!mof_value_has_type(vb));
     const int64_t d[2] = {1, 4};
     ck_assert_int_eq(mof_value_set_type(va, MOF_DTYPE_FLOAT, 2, d, NULL), MOF_OK);
@@ -717,8 +645,8 @@ START_TEST(test_replace_uses_graph_output)
     /* A graph output listed twice moves both listings. */
     mof_node *c = add_node(g, "Neg", "c", 1, x, NULL);
     mof_node *e = add_node(g, "Abs", "e", 1, x, NULL);
-    add_output(g, out0(c));
-    add_output(g, out0(c));
+    mof_test_add_output(g, out0(c));
+    mof_test_add_output(g, out0(c));
     ck_assert_int_eq(mof_value_replace_uses(out0(c), out0(e)), MOF_OK);
     ck_assert_ptr_eq(mof_graph_output(g, 2), out0(e));
     ck_assert_ptr_eq(mof_graph_output(g, 3), out0(e));
@@ -732,12 +660,12 @@ END_TEST
 START_TEST(test_replace_uses_refused)
 {
     mof_value *x = add_input(g, "x");
-    mof_value *w = add_weight(g, "w", 4);
+    mof_value *w = mof_test_add_weight(g, "w", 4);
     mof_node *a = add_node(g, "Add", "a", 2, x, w);
     mof_node *o = add_node(g, "Relu", "o", 1, out0(a), NULL);
     mof_node *o2 = add_node(g, "Relu", "o2", 1, out0(a), NULL);
-    add_output(g, out0(o));
-    add_output(g, out0(o2));
+    mof_test_add_output(g, out0(o));
+    mof_test_add_output(g, out0(o2));
 
     /* input -> output: the graph input would have to change its name. */
     ck_assert(!mof_value_can_replace(out0(o), x));
@@ -780,7 +708,7 @@ START_TEST(test_remove_node)
     mof_node *a = add_node(g, "Relu", "a", 1, x, NULL);
     mof_node *b = add_node(g, "Add", "b", 2, out0(a), x);
     mof_node *c = add_node(g, "Neg", "c", 1, out0(b), NULL);
-    add_output(g, out0(c));
+    mof_test_add_output(g, out0(c));
     uint32_t max_id = mof_node_id(c);
 
     /* Refused while its output is used or is a graph output. */
@@ -849,9 +777,9 @@ END_TEST
 START_TEST(test_initializers)
 {
     mof_value *x = add_input(g, "x");
-    mof_value *w = add_weight(g, "w", 4);
-    mof_value *w2 = add_weight(g, "w", 2);
-    mof_value *b = add_weight(g, "b", 1);
+    mof_value *w = mof_test_add_weight(g, "w", 4);
+    mof_value *w2 = mof_test_add_weight(g, "w", 2);
+    mof_value *b = mof_test_add_weight(g, "b", 1);
     ck_assert_str_eq(mof_value_name(w), "w");
     ck_assert_str_ne(mof_value_name(w2), "w");
     ck_assert_ptr_eq(mof_graph_find_value(g, mof_value_name(w2)), w2);
@@ -866,7 +794,7 @@ START_TEST(test_initializers)
     ck_assert_int_eq(mof_graph_remove_initializer(g, w2), MOF_ERR_INVALID_ARG); /* used */
     ck_assert_int_eq(mof_graph_remove_initializer(g, x), MOF_ERR_INVALID_ARG);  /* not one */
     ck_assert_int_eq(mof_graph_remove_initializer(g, out0(n)), MOF_ERR_INVALID_ARG);
-    add_output(g, b);
+    mof_test_add_output(g, b);
     ck_assert_int_eq(mof_graph_remove_initializer(g, b), MOF_ERR_INVALID_ARG); /* output */
     ck_assert_uint_eq(mof_graph_n_initializers(g), 3);
 
@@ -988,7 +916,7 @@ START_TEST(test_value_names_types)
     ck_assert_int_eq(mof_value_rank(x), 3);
     ck_assert_str_eq(mof_value_dim_symbol(x, 0), "N");
     ck_assert_ptr_ne(mof_value_dim_symbol(x, 0), mof_value_dim_symbol(va, 0));
-    mof_value *w = add_weight(g, "w", 5);
+    mof_value *w = mof_test_add_weight(g, "w", 5);
     ck_assert_int_eq(mof_value_copy_type(va, w), MOF_OK);
     ck_assert_int_eq(mof_value_dtype(va), MOF_DTYPE_FLOAT);
     ck_assert_int_eq(mof_value_rank(va), 1);
@@ -1149,7 +1077,7 @@ START_TEST(test_attrs_copy_every_type)
     body->name = mof_strdup("body");
     mof_value *bi = add_input(body, "bi");
     mof_node *bn = add_node(body, "Neg", "bn", 1, bi, NULL);
-    add_output(body, out0(bn));
+    mof_test_add_output(body, out0(bn));
     a = raw_attr(src, "branches", MOF_ATTR_GRAPHS, 2);
     mof_graph **branches = a->graphs = calloc(2, sizeof(mof_graph *));
     for (int k = 0; k < 2; k++) {
@@ -1159,7 +1087,7 @@ START_TEST(test_attrs_copy_every_type)
         branches[k]->name = mof_strdup(nm);
         mof_value *in = mof_graph_new_value(branches[k], nm);
         ck_assert_int_eq(mof_graph_list_input(branches[k], in, NULL, NULL), MOF_OK);
-        add_output(branches[k], in);
+        mof_test_add_output(branches[k], in);
     }
     const mof_attr *as = find_attr(src, "strings"), *at = find_attr(src, "tensors");
     ck_assert_int_eq(t->refcount, 2);
@@ -1291,14 +1219,14 @@ static void build_small(mof_node **r1, mof_node **r2, mof_node **ad)
     *r1 = add_node(g, "Relu", "relu1", 1, x, NULL);
     *r2 = add_node(g, "Relu", "relu2", 1, out0(*r1), NULL);
     *ad = add_node(g, "Add", "add", 2, x, out0(*r2));
-    add_output(g, out0(*ad));
+    mof_test_add_output(g, out0(*ad));
 }
 
 START_TEST(test_verify_good)
 {
     mof_node *r1, *r2, *ad;
     build_small(&r1, &r2, &ad);
-    add_weight(g, "unused", 3);
+    mof_test_add_weight(g, "unused", 3);
     expect_verify_ok(g);
     ck_assert_uint_eq(mof_context_n_diags(ctx), 0);
 }
@@ -1388,11 +1316,11 @@ START_TEST(test_verify_values)
     ck_assert_int_eq(mof_node_set_input(ad, 2, ghost), MOF_OK);
     /* An output defined nowhere. */
     mof_value *gone = mof_graph_new_value(g, "gone");
-    add_output(g, gone);
+    mof_test_add_output(g, gone);
     /* Initializer data that contradicts its declared type and shape. */
-    mof_value *w = add_weight(g, "w", 4);
+    mof_value *w = mof_test_add_weight(g, "w", 4);
     ck_assert_int_eq(mof_value_set_type(w, MOF_DTYPE_INT64, 1, (const int64_t[]){4}, NULL), MOF_OK);
-    mof_value *w2 = add_weight(g, "w2", 4);
+    mof_value *w2 = mof_test_add_weight(g, "w2", 4);
     ck_assert_int_eq(mof_value_set_type(w2, MOF_DTYPE_FLOAT, 2, (const int64_t[]){2, 2}, NULL),
                      MOF_OK);
     mof_context_clear_diags(ctx);
@@ -1439,12 +1367,12 @@ END_TEST
 static void build_chain(mof_node **conv, mof_node **bn, mof_node **relu, mof_node **sig)
 {
     mof_value *x = add_input(g, "x");
-    mof_value *w = add_weight(g, "w", 4);
+    mof_value *w = mof_test_add_weight(g, "w", 4);
     *conv = add_node(g, "Conv", "conv", 2, x, w);
     *bn = add_node(g, "BatchNormalization", "bn", 1, out0(*conv), NULL);
     *relu = add_node(g, "Relu", "relu", 1, out0(*bn), NULL);
     *sig = add_node(g, "Sigmoid", "sig", 1, out0(*relu), NULL);
-    add_output(g, out0(*sig));
+    mof_test_add_output(g, out0(*sig));
 }
 
 START_TEST(test_match_success)
@@ -1512,7 +1440,7 @@ START_TEST(test_match_uses)
     ck_assert(mof_match_chain(relu, 3, ops, nodes, &why));
 
     /* A graph output in the middle of the chain. */
-    add_output(g, out0(bn));
+    mof_test_add_output(g, out0(bn));
     ck_assert(!mof_match_chain(relu, 3, ops, nodes, &why));
     ck_assert_str_eq(why.reason, "BatchNormalization output 'bn' is a graph output");
     ck_assert_uint_eq(why.matched, 1);
@@ -1598,7 +1526,7 @@ START_TEST(test_stats)
     ck_assert_int_eq(st.parameter_bytes, 0);
 
     mof_value *x = add_input(g, "x");
-    add_weight(g, "w", 6);
+    mof_test_add_weight(g, "w", 6);
     const int64_t dims[2] = {2, 5};
     mof_graph_add_initializer(g, "i", mof_tensor_create(MOF_DTYPE_INT64, 2, dims));
     mof_graph_add_initializer(g, "s", mof_tensor_create(MOF_DTYPE_UINT8, 0, NULL));
@@ -1660,18 +1588,15 @@ END_TEST
 static Suite *ir_suite(void)
 {
     Suite *s = suite_create("ir");
-    TCase *tc = tcase_create("tensor");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = mof_test_tcase(s, "tensor", setup, teardown);
     tcase_add_test(tc, test_tensor_create);
     tcase_add_test(tc, test_tensor_create_from_dup_equal);
     tcase_add_test(tc, test_tensor_ref_unref);
     tcase_add_test(tc, test_tensor_string);
     tcase_add_test(tc, test_tensor_external);
     tcase_add_test(tc, test_tensor_overflow);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("graph");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "graph", setup, teardown);
     tcase_add_test(tc, test_model_defaults);
     tcase_add_test(tc, test_build_graph);
     tcase_add_test(tc, test_add_node_positions);
@@ -1685,17 +1610,13 @@ static Suite *ir_suite(void)
     tcase_add_test(tc, test_initializers);
     tcase_add_test(tc, test_unique_name);
     tcase_add_test(tc, test_value_names_types);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("attr");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "attr", setup, teardown);
     tcase_add_test(tc, test_attrs_scalar);
     tcase_add_test(tc, test_attrs_copy_every_type);
     tcase_add_test(tc, test_origins);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("verify");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "verify", setup, teardown);
     tcase_add_test(tc, test_verify_good);
     tcase_add_test(tc, test_verify_missing_use);
     tcase_add_test(tc, test_verify_extra_use);
@@ -1704,23 +1625,18 @@ static Suite *ir_suite(void)
     tcase_add_test(tc, test_verify_corrupt_list);
     tcase_add_test(tc, test_verify_values);
     tcase_add_test(tc, test_verify_wrong_graph);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("match");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "match", setup, teardown);
     tcase_add_test(tc, test_match_success);
     tcase_add_test(tc, test_match_wrong_op);
     tcase_add_test(tc, test_match_uses);
     tcase_add_test(tc, test_match_no_producer);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("model");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "model", setup, teardown);
     tcase_add_test(tc, test_opsets);
     tcase_add_test(tc, test_metadata);
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_swap_contents);
-    suite_add_tcase(s, tc);
     return s;
 }
 

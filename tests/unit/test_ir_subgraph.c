@@ -12,9 +12,9 @@
 
 #include <stdarg.h>
 
-#include "testutil.h"
-
 #include "ir_private.h"
+
+#include "testutil.h"
 
 static mof_context *ctx;
 static mof_model *model;
@@ -24,128 +24,60 @@ static mof_node *pre, *ifn, *t_add, *e_neg;
 
 /* ------------------------------------------------------------------ helpers */
 
+/* A graph input of type dtype[1, 4]. */
 static mof_value *add_input(mof_graph *gr, const char *name, mof_dtype dtype)
 {
-    mof_value *v = mof_graph_new_value(gr, name);
-    ck_assert_ptr_nonnull(v);
     const int64_t dims[2] = {1, 4};
-    ck_assert_int_eq(mof_value_set_type(v, dtype, 2, dims, NULL), MOF_OK);
-    ck_assert_int_eq(mof_graph_list_input(gr, v, NULL, NULL), MOF_OK);
-    return v;
-}
-
-static void add_output(mof_graph *gr, mof_value *v)
-{
-    ck_assert_int_eq(mof_graph_list_output(gr, v, NULL, NULL), MOF_OK);
-}
-
-static mof_value *add_weight(mof_graph *gr, const char *name, int64_t n)
-{
-    mof_tensor *t = mof_tensor_create(MOF_DTYPE_FLOAT, 1, &n);
-    ck_assert_ptr_nonnull(t);
-    mof_value *v = mof_graph_add_initializer(gr, name, t);
-    ck_assert_ptr_nonnull(v);
-    return v;
+    return mof_test_add_input(gr, name, dtype, 2, dims, NULL);
 }
 
 static mof_node *add_node(mof_graph *gr, const char *op, const char *name, size_t n_in,
                           mof_value *a, mof_value *b)
 {
-    mof_value *in[2] = {a, b};
-    mof_node *n = mof_graph_add_node(gr, MOF_INSERT_AFTER, NULL, op, NULL, name, n_in, in, 1);
-    if (!n)
-        mof_test_print_diags(ctx);
-    ck_assert_ptr_nonnull(n);
-    return n;
+    return mof_test_add_node(gr, op, NULL, name, n_in, a, b, NULL);
 }
 
 static mof_value *out0(const mof_node *n) { return mof_node_output(n, 0); }
 
-/* Gives node n a GRAPH attribute holding a new, empty subgraph. */
-static mof_graph *add_branch(mof_node *n, const char *attr, const char *name)
-{
-    mof_attr *a = mof_node_append_attr(n);
-    ck_assert_ptr_nonnull(a);
-    a->name = mof_strdup(attr);
-    a->type = MOF_ATTR_GRAPH;
-    a->has_type = true;
-    a->has_value = true;
-    a->g = mof_graph_new(mof_graph_model(mof_node_graph(n)), n);
-    ck_assert_ptr_nonnull(a->g);
-    a->g->name = mof_strdup(name);
-    return a->g;
-}
-
-static void expect_uses_(int line, const mof_value *v, size_t count, ...)
-{
-    ck_assert_msg(mof_value_n_uses(v) == count, "line %d: '%s' has %zu uses, expected %zu",
-                  line, mof_value_name(v), mof_value_n_uses(v), count);
-    va_list ap;
-    va_start(ap, count);
-    for (size_t i = 0; i < count; i++) {
-        const mof_node *want = va_arg(ap, const mof_node *);
-        int want_index = va_arg(ap, int);
-        int index = -100;
-        const mof_node *got = mof_value_use(v, i, &index);
-        ck_assert_msg(got == want && index == want_index,
-                      "line %d: use %zu of '%s' is (%s, %d), expected (%s, %d)", line, i,
-                      mof_value_name(v), got ? mof_node_name(got) : "NULL", index,
-                      want ? mof_node_name(want) : "NULL", want_index);
-    }
-    va_end(ap);
-}
-#define expect_uses(...) expect_uses_(__LINE__, __VA_ARGS__)
+#define expect_uses(...) mof_test_expect_uses_(__LINE__, __VA_ARGS__)
 
 static void expect_verify_ok(const mof_graph *gr)
 {
-    ck_assert_status(ctx, mof_graph_verify(ctx, gr), MOF_OK);
-    ck_assert_uint_eq(mof_context_n_errors(ctx), 0);
+    mof_test_expect_verify_ok(ctx, gr);
 }
 
 static void expect_verify_fails(const mof_graph *gr, const char *needle1, const char *needle2)
 {
-    mof_context_clear_diags(ctx);
-    ck_assert_status(ctx, mof_graph_verify(ctx, gr), MOF_ERR_VERIFY);
-    if (!mof_test_diag_contains(ctx, needle1) || (needle2 && !mof_test_diag_contains(ctx, needle2)))
-        mof_test_print_diags(ctx);
-    ck_assert_msg(mof_test_diag_contains(ctx, needle1), "no diagnostic contains \"%s\"", needle1);
-    if (needle2)
-        ck_assert_msg(mof_test_diag_contains(ctx, needle2), "no diagnostic contains \"%s\"",
-                      needle2);
+    mof_test_expect_verify_fails(ctx, gr, needle1, needle2);
 }
 
 static void setup(void)
 {
-    ctx = mof_context_create();
-    ck_assert_ptr_nonnull(ctx);
-    model = mof_model_create(ctx);
-    ck_assert_ptr_nonnull(model);
-    g = mof_model_graph(model);
+    mof_test_model_setup(&ctx, &model, &g);
     x = add_input(g, "x", MOF_DTYPE_FLOAT);
     z = add_input(g, "z", MOF_DTYPE_FLOAT);
     cond = add_input(g, "cond", MOF_DTYPE_BOOL);
-    w = add_weight(g, "w", 4);
+    w = mof_test_add_weight(g, "w", 4);
     pre = add_node(g, "Relu", "pre", 1, x, NULL);
     ifn = add_node(g, "If", "if", 1, cond, NULL);
 
-    then_g = add_branch(ifn, "then_branch", "then");
+    then_g = mof_test_add_subgraph(ifn, "then_branch", "then");
     cx = mof_graph_resolve(then_g, "x");
     cw = mof_graph_resolve(then_g, "w");
     ck_assert_ptr_nonnull(cx);
     ck_assert_ptr_nonnull(cw);
     t_add = add_node(then_g, "Add", "t_add", 2, cx, cw);
-    add_output(then_g, out0(t_add));
+    mof_test_add_output(then_g, out0(t_add));
 
     /* The else branch names the outer value directly: add_node captures it. */
-    else_g = add_branch(ifn, "else_branch", "else");
+    else_g = mof_test_add_subgraph(ifn, "else_branch", "else");
     e_neg = add_node(else_g, "Neg", "e_neg", 1, out0(pre), NULL);
-    add_output(else_g, out0(e_neg));
+    mof_test_add_output(else_g, out0(e_neg));
 }
 
 static void teardown(void)
 {
-    mof_model_destroy(model);
-    mof_context_destroy(ctx);
+    mof_test_model_teardown(ctx, model);
 }
 
 /* ------------------------------------------------------------------ captures */
@@ -368,7 +300,7 @@ START_TEST(test_replace_captured_subgraph_output)
 {
     /* The else-branch returns the outer value pre as it is. */
     mof_value *cpre = mof_node_input(e_neg, 0);
-    add_output(else_g, cpre);
+    mof_test_add_output(else_g, cpre);
     mof_node *k = mof_graph_add_node(else_g, MOF_INSERT_BEFORE, NULL, "Constant", NULL, "k", 0,
                                      NULL, 1);
     ck_assert(mof_value_can_replace(cpre, out0(k)));
@@ -390,10 +322,10 @@ END_TEST
 static mof_node *add_nested(mof_graph **body_out, mof_node **inner_out)
 {
     mof_node *loop = add_node(then_g, "Loop", "loop", 0, NULL, NULL);
-    mof_graph *body = add_branch(loop, "body", "body");
+    mof_graph *body = mof_test_add_subgraph(loop, "body", "body");
     mof_value *it = add_input(body, "it", MOF_DTYPE_INT64);
     *inner_out = add_node(body, "Mul", "inner", 2, x, it);
-    add_output(body, out0(*inner_out));
+    mof_test_add_output(body, out0(*inner_out));
     *body_out = body;
     return loop;
 }
@@ -493,7 +425,7 @@ START_TEST(test_unique_name_sees_subgraphs)
     /* New outputs avoid names used in subgraphs. */
     mof_node *n = add_node(g, "Neg", "e_neg", 1, x, NULL);
     ck_assert_str_ne(mof_value_name(out0(n)), "e_neg");
-    mof_value *v = add_weight(g, "t_add", 2);
+    mof_value *v = mof_test_add_weight(g, "t_add", 2);
     ck_assert_str_ne(mof_value_name(v), "t_add");
     expect_verify_ok(g);
 }
@@ -753,11 +685,11 @@ START_TEST(test_model_dup)
     ck_assert_int_eq(mof_model_metadata_set(model, "author", "me"), MOF_OK);
     ck_assert_int_eq(mof_node_set_attr_ints(pre, "axes", 2, (const int64_t[]){0, 1}), MOF_OK);
     ck_assert_int_eq(mof_node_add_origin(pre, "orig_pre"), MOF_OK);
-    add_output(g, out0(ifn));
+    mof_test_add_output(g, out0(ifn));
     mof_graph *body;
     mof_node *inner;
     add_nested(&body, &inner);
-    mof_value *w2 = add_weight(then_g, "tw", 3); /* a subgraph initializer */
+    mof_value *w2 = mof_test_add_weight(then_g, "tw", 3); /* a subgraph initializer */
     ck_assert_ptr_nonnull(w2);
     mof_tensor *wt = mof_value_tensor(w);
     ck_assert_int_eq(wt->refcount, 1);
@@ -815,7 +747,7 @@ END_TEST
 
 START_TEST(test_model_dup_independent)
 {
-    add_output(g, out0(ifn));
+    mof_test_add_output(g, out0(ifn));
     mof_model *c = mof_model_dup(model);
     mof_model *ref = mof_model_dup(model);
     ck_assert_ptr_nonnull(c);
@@ -898,7 +830,7 @@ END_TEST
 
 START_TEST(test_stats_subgraphs)
 {
-    add_weight(else_g, "ew", 5);
+    mof_test_add_weight(else_g, "ew", 5);
     mof_model_stats st;
     mof_model_get_stats(model, &st);
     ck_assert_uint_eq(st.n_nodes, 4);
@@ -911,8 +843,7 @@ END_TEST
 static Suite *ir_subgraph_suite(void)
 {
     Suite *s = suite_create("ir_subgraph");
-    TCase *tc = tcase_create("capture");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = mof_test_tcase(s, "capture", setup, teardown);
     tcase_add_test(tc, test_captures_recorded);
     tcase_add_test(tc, test_capture_reads_through);
     tcase_add_test(tc, test_add_node_captures_outer);
@@ -924,30 +855,23 @@ static Suite *ir_subgraph_suite(void)
     tcase_add_test(tc, test_replace_uses_nested);
     tcase_add_test(tc, test_rename_outer);
     tcase_add_test(tc, test_unique_name_sees_subgraphs);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("remove");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "remove", setup, teardown);
     tcase_add_test(tc, test_remove_if_drops_implicit_uses);
     tcase_add_test(tc, test_remove_attr_releases_captures);
     tcase_add_test(tc, test_set_attr_over_subgraph);
     tcase_add_test(tc, test_copy_attrs_subgraphs);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("verify");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "verify", setup, teardown);
     tcase_add_test(tc, test_verify_missing_implicit_use);
     tcase_add_test(tc, test_verify_extra_implicit_use);
     tcase_add_test(tc, test_verify_bad_capture);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("model");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "model", setup, teardown);
     tcase_add_test(tc, test_model_dup);
     tcase_add_test(tc, test_model_dup_independent);
     tcase_add_test(tc, test_swap_contents);
     tcase_add_test(tc, test_stats_subgraphs);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -17,24 +17,7 @@
 
 #include <mof/interp.h>
 
-static mof_context *ctx;
-static mof_model *model;
-static mof_graph *g;
-
-static void setup(void)
-{
-    ctx = mof_context_create();
-    ck_assert_ptr_nonnull(ctx);
-    model = mof_model_create(ctx);
-    ck_assert_ptr_nonnull(model);
-    g = mof_model_graph(model);
-}
-
-static void teardown(void)
-{
-    mof_model_destroy(model);
-    mof_context_destroy(ctx);
-}
+MOF_TEST_MODEL_FIXTURE
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -276,14 +259,25 @@ static void set_geometry(mof_node *n, const conv_case *c)
     ck_assert_int_eq(mof_node_set_attr_int(n, "group", c->group), MOF_OK);
 }
 
-START_TEST(test_conv_float_vs_double)
+/* Runs op (Conv or ConvTranspose) over every geometry of conv_cases on random data,
+ * checking the float paths against the double ones. */
+static void cross_check_cases(const char *op, unsigned state)
 {
-    unsigned state = 7;
+    bool transpose = !strcmp(op, "ConvTranspose");
     for (size_t q = 0; q < sizeof(conv_cases) / sizeof(conv_cases[0]); q++) {
         const conv_case *c = &conv_cases[q];
-        mof_node *n = make_node("Conv", 3, 1);
+        mof_node *n = make_node(op, 3, 1);
         set_geometry(n, c);
-        int64_t xd[5] = {2, c->group * c->cg}, wd[5] = {c->group * c->mg, c->cg};
+        if (transpose && q % 3 == 1) {
+            int64_t op_pad[3];
+            for (int i = 0; i < c->n; i++)
+                op_pad[i] = c->s[i] > 1 ? 1 : 0;
+            set_ints(n, "output_padding", (size_t)c->n, op_pad);
+        }
+        /* W is [M, C/group, k...] for Conv, [C, M/group, k...] for ConvTranspose. */
+        int64_t xd[5] = {2, c->group * c->cg};
+        int64_t wd[5] = {transpose ? c->group * c->cg : c->group * c->mg,
+                         transpose ? c->mg : c->cg};
         for (int i = 0; i < c->n; i++) {
             xd[i + 2] = c->in[i];
             wd[i + 2] = c->k[i];
@@ -294,10 +288,15 @@ START_TEST(test_conv_float_vs_double)
             random_tensor(MOF_DTYPE_FLOAT, (size_t)c->n + 2, wd, &state),
             random_tensor(MOF_DTYPE_FLOAT, 1, &bd, &state),
         };
-        char what[32];
-        snprintf(what, sizeof(what), "Conv case %zu", q);
+        char what[40];
+        snprintf(what, sizeof(what), "%s case %zu", op, q);
         cross_check(n, 3, in, what);
     }
+}
+
+START_TEST(test_conv_float_vs_double)
+{
+    cross_check_cases("Conv", 7);
 }
 END_TEST
 
@@ -339,32 +338,7 @@ END_TEST
 
 START_TEST(test_convtranspose_float_vs_double)
 {
-    unsigned state = 11;
-    for (size_t q = 0; q < sizeof(conv_cases) / sizeof(conv_cases[0]); q++) {
-        const conv_case *c = &conv_cases[q];
-        mof_node *n = make_node("ConvTranspose", 3, 1);
-        set_geometry(n, c);
-        if (q % 3 == 1) {
-            int64_t op[3];
-            for (int i = 0; i < c->n; i++)
-                op[i] = c->s[i] > 1 ? 1 : 0;
-            set_ints(n, "output_padding", (size_t)c->n, op);
-        }
-        int64_t xd[5] = {2, c->group * c->cg}, wd[5] = {c->group * c->cg, c->mg};
-        for (int i = 0; i < c->n; i++) {
-            xd[i + 2] = c->in[i];
-            wd[i + 2] = c->k[i];
-        }
-        int64_t bd = c->group * c->mg;
-        mof_tensor *in[3] = {
-            random_tensor(MOF_DTYPE_FLOAT, (size_t)c->n + 2, xd, &state),
-            random_tensor(MOF_DTYPE_FLOAT, (size_t)c->n + 2, wd, &state),
-            random_tensor(MOF_DTYPE_FLOAT, 1, &bd, &state),
-        };
-        char what[40];
-        snprintf(what, sizeof(what), "ConvTranspose case %zu", q);
-        cross_check(n, 3, in, what);
-    }
+    cross_check_cases("ConvTranspose", 11);
 }
 END_TEST
 
@@ -590,6 +564,59 @@ START_TEST(test_global_pools)
 }
 END_TEST
 
+/* GlobalLpPool over [1,2,2,2]: channel 0 [3, 0, 0, 4]: p=2 gives 5, p=1 gives 7;
+ * channel 1 [1, -1, 1, -1]: 2 and 4. LpPool 2x1 p=2 on channel 0: [3, 4]. */
+START_TEST(test_lp_pools)
+{
+    static const int64_t ps[2] = {2, 1};
+    static const float want[2][2] = {{5, 2}, {7, 4}};
+    for (int q = 0; q < 2; q++) {
+        mof_node *n = make_node("GlobalLpPool", 1, 1);
+        ck_assert_int_eq(mof_node_set_attr_int(n, "p", ps[q]), MOF_OK);
+        mof_tensor *in[1] = {
+            tensor_f32(4, (int64_t[]){1, 2, 2, 2}, FLOATS(3, 0, 0, 4, 1, -1, 1, -1)),
+        };
+        mof_tensor *y;
+        eval(n, 2, 1, in, 1, &y);
+        expect_f32(y, 4, (int64_t[]){1, 2, 1, 1}, 2, want[q], 1e-6);
+    }
+    mof_node *n = make_node("LpPool", 1, 1);
+    set_ints(n, "kernel_shape", INTS(2, 1));
+    mof_tensor *in[1] = {tensor_f32(4, (int64_t[]){1, 1, 2, 2}, FLOATS(3, 0, 0, 4))};
+    mof_tensor *y;
+    eval(n, 11, 1, in, 1, &y);
+    expect_f32(y, 4, (int64_t[]){1, 1, 1, 2}, FLOATS(3, 4), 1e-6);
+}
+END_TEST
+
+/* MaxUnpool of [1,1,1,2] = [7, 9] at indices [1, 2] with kernel 2, stride 2 (natural
+ * output [1,1,2,4]); output_shape [1,1,3,5] pads it at the ends. */
+START_TEST(test_maxunpool)
+{
+    mof_node *n = make_node("MaxUnpool", 2, 1);
+    set_ints(n, "kernel_shape", INTS(2, 2));
+    set_ints(n, "strides", INTS(2, 2));
+    mof_tensor *ind = mof_tensor_create_from(MOF_DTYPE_INT64, 4, (int64_t[]){1, 1, 1, 2},
+                                             (int64_t[]){1, 6});
+    mof_tensor *in[2] = {tensor_f32(4, (int64_t[]){1, 1, 1, 2}, FLOATS(7, 9)), ind};
+    mof_tensor *y;
+    eval(n, 11, 2, in, 1, &y);
+    expect_f32(y, 4, (int64_t[]){1, 1, 2, 4}, FLOATS(0, 7, 0, 0, 0, 0, 9, 0), 0);
+
+    n = make_node("MaxUnpool", 3, 1);
+    set_ints(n, "kernel_shape", INTS(2, 2));
+    set_ints(n, "strides", INTS(2, 2));
+    mof_tensor *in3[3] = {
+        tensor_f32(4, (int64_t[]){1, 1, 1, 2}, FLOATS(7, 9)),
+        mof_tensor_create_from(MOF_DTYPE_INT64, 4, (int64_t[]){1, 1, 1, 2}, (int64_t[]){1, 6}),
+        mof_tensor_create_from(MOF_DTYPE_INT64, 1, (int64_t[]){4}, (int64_t[]){1, 1, 3, 5}),
+    };
+    eval(n, 11, 3, in3, 1, &y);
+    expect_f32(y, 4, (int64_t[]){1, 1, 3, 5},
+               FLOATS(0, 7, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ normalizations */
 
 /* x [1,2,1,2] = [[1,2],[3,4]], scale [1,2], B [0,1], mean [1,3], var [4,1], epsilon 0:
@@ -697,6 +724,26 @@ START_TEST(test_flatten)
     in[0] = tensor_f32(1, (int64_t[]){2}, FLOATS(1, 2));
     ck_assert_int_eq(mof_interp_eval_node(ctx, n, 9, 1, in, 1, &y), MOF_ERR_INVALID_MODEL);
     mof_tensor_unref(in[0]);
+}
+END_TEST
+
+/* MeanVarianceNormalization over axis 1 of [[1, 3], [2, 2]]: row 0 has mean 2 and std 1,
+ * row 1 std 0: [-1, 1] and [0, 0]. LpNormalization p=1 of [[1, -3], [0, 0]] along
+ * axis 1: [0.25, -0.75] and, a zero norm, zeros. */
+START_TEST(test_mvn_lpnorm)
+{
+    mof_node *n = make_node("MeanVarianceNormalization", 1, 1);
+    set_ints(n, "axes", INTS(1));
+    mof_tensor *in[1] = {tensor_f32(2, (int64_t[]){2, 2}, FLOATS(1, 3, 2, 2))};
+    mof_tensor *y;
+    eval(n, 13, 1, in, 1, &y);
+    expect_f32(y, 2, (int64_t[]){2, 2}, FLOATS(-1, 1, 0, 0), 1e-6);
+
+    n = make_node("LpNormalization", 1, 1);
+    ck_assert_int_eq(mof_node_set_attr_int(n, "p", 1), MOF_OK);
+    in[0] = tensor_f32(2, (int64_t[]){2, 2}, FLOATS(1, -3, 0, 0));
+    eval(n, 1, 1, in, 1, &y);
+    expect_f32(y, 2, (int64_t[]){2, 2}, FLOATS(0.25f, -0.75f, 0, 0), 1e-6);
 }
 END_TEST
 
@@ -840,6 +887,34 @@ START_TEST(test_shapes_symbolic)
 END_TEST
 
 /* A Conv whose X has 4 channels while W expects 3 is a contradiction naming the node. */
+/* MaxUnpool 2x2/2 on [N,C,3,4]: [N,C,6,8]; with a known output_shape, that shape.
+ * LpPool keeps N like the other pools. */
+START_TEST(test_shapes_unpool_lppool)
+{
+    mof_node *un = shape_node("MaxUnpool", 4, DIMS(U, U, 3, 4), SYMS("N", "C", NULL, NULL), 1,
+                              (mof_tensor *[]){mof_tensor_create(MOF_DTYPE_INT64, 4,
+                                                                 DIMS(1, 1, 3, 4))},
+                              1);
+    set_ints(un, "kernel_shape", INTS(2, 2));
+    set_ints(un, "strides", INTS(2, 2));
+    mof_tensor *os[2] = {mof_tensor_create(MOF_DTYPE_INT64, 4, DIMS(1, 1, 3, 4)),
+                         mof_tensor_create_from(MOF_DTYPE_INT64, 1, DIMS(4), DIMS(2, 3, 7, 9))};
+    mof_node *un2 = shape_node("MaxUnpool", 4, DIMS(U, U, 3, 4), SYMS("N", "C", NULL, NULL),
+                               2, os, 1);
+    set_ints(un2, "kernel_shape", INTS(2, 2));
+    set_ints(un2, "strides", INTS(2, 2));
+    mof_node *lp = shape_node("LpPool", 4, DIMS(U, 3, 8, 8), SYMS("N", NULL, NULL, NULL), 0,
+                              NULL, 1);
+    set_ints(lp, "kernel_shape", INTS(2, 2));
+    set_ints(lp, "strides", INTS(2, 2));
+    ck_assert_int_eq(mof_model_set_opset(model, "", 18), MOF_OK);
+    ck_assert_status(ctx, mof_infer_shapes(ctx, model), MOF_OK);
+    expect_type(mof_node_output(un, 0), 4, DIMS(U, U, 6, 8), SYMS("N", "C", NULL, NULL));
+    expect_type(mof_node_output(un2, 0), 4, DIMS(2, 3, 7, 9), NULL);
+    expect_type(mof_node_output(lp, 0), 4, DIMS(U, 3, 4, 4), SYMS("N", NULL, NULL, NULL));
+}
+END_TEST
+
 START_TEST(test_shapes_conv_mismatch)
 {
     mof_tensor *w = mof_tensor_create(MOF_DTYPE_FLOAT, 4, DIMS(8, 3, 3, 3));
@@ -894,8 +969,7 @@ END_TEST
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
-    TCase *tc = tcase_create("conv");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = mof_test_tcase(s, "conv", setup, teardown);
     tcase_add_test(tc, test_conv_pad_stride);
     tcase_add_test(tc, test_conv_grouped);
     tcase_add_test(tc, test_conv_depthwise);
@@ -905,41 +979,36 @@ static Suite *nn_suite(void)
     tcase_add_test(tc, test_conv_float16);
     tcase_add_test(tc, test_convtranspose_1d);
     tcase_add_test(tc, test_convtranspose_float_vs_double);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("gemm");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "gemm", setup, teardown);
     tcase_add_test(tc, test_gemm_trans_broadcast);
     tcase_add_test(tc, test_gemm_bad_c);
     tcase_add_test(tc, test_matmul_broadcast);
     tcase_add_test(tc, test_matmul_vectors);
     tcase_add_test(tc, test_matmul_int32);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("pool");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "pool", setup, teardown);
     tcase_add_test(tc, test_maxpool_ceil_indices);
     tcase_add_test(tc, test_maxpool_ceil_1d);
     tcase_add_test(tc, test_maxpool_storage_order);
     tcase_add_test(tc, test_averagepool_count_include_pad);
     tcase_add_test(tc, test_global_pools);
-    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_lp_pools);
+    tcase_add_test(tc, test_maxunpool);
 
-    tc = tcase_create("norm");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "norm", setup, teardown);
     tcase_add_test(tc, test_batchnorm_inference);
     tcase_add_test(tc, test_batchnorm_training);
     tcase_add_test(tc, test_instancenorm);
     tcase_add_test(tc, test_layernorm);
     tcase_add_test(tc, test_lrn);
     tcase_add_test(tc, test_flatten);
-    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_mvn_lpnorm);
 
-    tc = tcase_create("shapes");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "shapes", setup, teardown);
     tcase_add_test(tc, test_shapes_symbolic);
     tcase_add_test(tc, test_shapes_conv_mismatch);
-    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_shapes_unpool_lppool);
     return s;
 }
 

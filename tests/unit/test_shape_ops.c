@@ -12,24 +12,7 @@
 
 #include "testutil.h"
 
-static mof_context *ctx;
-static mof_model *model;
-static mof_graph *g;
-
-static void setup(void)
-{
-    ctx = mof_context_create();
-    ck_assert_ptr_nonnull(ctx);
-    model = mof_model_create(ctx);
-    ck_assert_ptr_nonnull(model);
-    g = mof_model_graph(model);
-}
-
-static void teardown(void)
-{
-    mof_model_destroy(model);
-    mof_context_destroy(ctx);
-}
+MOF_TEST_MODEL_FIXTURE
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -522,6 +505,90 @@ START_TEST(test_transpose_strings)
 }
 END_TEST
 
+/* Einsum "...ij,jk->...ik": a batch of two 1x2 rows times a 2x2 matrix, and the trace
+ * "ii" of the same matrix. */
+START_TEST(test_einsum)
+{
+    const int64_t ad[3] = {2, 1, 2}, bd[2] = {2, 2};
+    const float a[4] = {1, 2, 3, 4}, b[4] = {1, 0, 1, 1};
+    mof_value *in[2] = {init(MOF_DTYPE_FLOAT, 3, ad, a), init(MOF_DTYPE_FLOAT, 2, bd, b)};
+    mof_node *n = node("Einsum", 2, in, 1);
+    ck_assert_int_eq(mof_node_set_attr_string(n, "equation", "...ij,jk->...ik"), MOF_OK);
+    mof_tensor *y;
+    eval(n, 12, 1, &y);
+    expect_dims(y, 3, ad);
+    expect_f32(y, 4, (const float[]){3, 2, 7, 4});
+    mof_tensor_unref(y);
+
+    n = node("Einsum", 1, &in[1], 1);
+    ck_assert_int_eq(mof_node_set_attr_string(n, "equation", "ii"), MOF_OK);
+    eval(n, 12, 1, &y);
+    expect_dims(y, 0, NULL);
+    expect_f32(y, 1, (const float[]){2});
+    mof_tensor_unref(y);
+}
+END_TEST
+
+/* Unique of [3, 1, 3, 2, 1] unsorted: [3, 1, 2], first at [0, 1, 3], inverse
+ * [0, 1, 0, 2, 1], counts [2, 2, 1]; sorted: [1, 2, 3] and inverse [2, 0, 2, 1, 0]. */
+START_TEST(test_unique)
+{
+    const int64_t d = 5, x[5] = {3, 1, 3, 2, 1};
+    for (int sorted = 0; sorted < 2; sorted++) {
+        mof_value *in[1] = {init(MOF_DTYPE_INT64, 1, &d, x)};
+        mof_node *n = node("Unique", 1, in, 4);
+        ck_assert_int_eq(mof_node_set_attr_int(n, "sorted", sorted), MOF_OK);
+        mof_tensor *y[4];
+        eval(n, 11, 4, y);
+        expect_i64(y[0], 3, sorted ? (const int64_t[]){1, 2, 3} : (const int64_t[]){3, 1, 2});
+        expect_i64(y[1], 3, sorted ? (const int64_t[]){1, 3, 0} : (const int64_t[]){0, 1, 3});
+        expect_i64(y[2], 5, sorted ? (const int64_t[]){2, 0, 2, 1, 0}
+                                   : (const int64_t[]){0, 1, 0, 2, 1});
+        expect_i64(y[3], 3, sorted ? (const int64_t[]){2, 1, 2} : (const int64_t[]){2, 2, 1});
+        for (int k = 0; k < 4; k++)
+            mof_tensor_unref(y[k]);
+    }
+}
+END_TEST
+
+/* Upsample-7 (scales as an attribute), nearest x2 along the last dim: [1, 1, 2, 2]. */
+START_TEST(test_upsample_attr)
+{
+    const int64_t xd[2] = {1, 2};
+    mof_value *in[1] = {init(MOF_DTYPE_FLOAT, 2, xd, (const float[]){1, 2})};
+    mof_node *n = node("Upsample", 1, in, 1);
+    ck_assert_int_eq(mof_node_set_attr_floats(n, "scales", 2, (const float[]){1, 2}), MOF_OK);
+    mof_tensor *y;
+    eval(n, 7, 1, &y);
+    const int64_t want[2] = {1, 4};
+    expect_dims(y, 2, want);
+    expect_f32(y, 4, (const float[]){1, 1, 2, 2});
+    mof_tensor_unref(y);
+}
+END_TEST
+
+/* NonMaxSuppression of three boxes of one class: box 1 (score 0.9) first; box 0 (0.8)
+ * overlaps it by 81 / 119 > 0.5 and goes; box 2 (0.7) is apart and stays. */
+START_TEST(test_nonmaxsuppression)
+{
+    const int64_t bd[3] = {1, 3, 4}, sd[3] = {1, 1, 3}, one = 1;
+    const float boxes[12] = {0, 0, 10, 10, 1, 1, 11, 11, 20, 20, 30, 30};
+    const float scores[3] = {0.8f, 0.9f, 0.7f};
+    const int64_t max_out = 5;
+    const float iou = 0.5f;
+    mof_value *in[4] = {init(MOF_DTYPE_FLOAT, 3, bd, boxes), init(MOF_DTYPE_FLOAT, 3, sd, scores),
+                        init(MOF_DTYPE_INT64, 1, &one, &max_out),
+                        init(MOF_DTYPE_FLOAT, 1, &one, &iou)};
+    mof_node *n = node("NonMaxSuppression", 4, in, 1);
+    mof_tensor *y;
+    eval(n, 11, 1, &y);
+    const int64_t want[2] = {2, 3};
+    expect_dims(y, 2, want);
+    expect_i64(y, 6, (const int64_t[]){0, 0, 1, 0, 0, 2});
+    mof_tensor_unref(y);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ shape functions */
 
 START_TEST(test_infer_reshape_symbolic)
@@ -622,6 +689,34 @@ START_TEST(test_infer_resize_axes)
 }
 END_TEST
 
+/* Einsum with a symbolic batch: "...ij,jk->...ik" on [N, 3, 4] and [4, 5] gives
+ * [N, 3, 5]; Compress of a known condition along the last axis; Unique's outputs. */
+START_TEST(test_infer_new_ops)
+{
+    const int64_t ad[3] = {-1, 3, 4}, bd[2] = {4, 5};
+    const char *const as[3] = {"N", NULL, NULL};
+    mof_value *in[2] = {symbolic(MOF_DTYPE_FLOAT, 3, ad, as),
+                        symbolic(MOF_DTYPE_FLOAT, 2, bd, NULL)};
+    mof_node *e = node("Einsum", 2, in, 1);
+    ck_assert_int_eq(mof_node_set_attr_string(e, "equation", "...ij,jk->...ik"), MOF_OK);
+    const int64_t cd = 4;
+    const uint8_t cond[4] = {1, 0, 1, 1};
+    mof_value *cin[2] = {in[0], init(MOF_DTYPE_BOOL, 1, &cd, cond)};
+    mof_node *c = node("Compress", 2, cin, 1);
+    ck_assert_int_eq(mof_node_set_attr_int(c, "axis", -1), MOF_OK);
+    mof_node *u = node("Unique", 1, in, 4);
+    ck_assert_int_eq(mof_node_set_attr_int(u, "axis", 1), MOF_OK);
+    infer();
+    const int64_t ed[3] = {-1, 3, 5}, c_d[3] = {-1, 3, 3}, ud[3] = {-1, -1, 4};
+    const int64_t n3 = 3, un = -1;
+    expect_type(mof_node_output(e, 0), MOF_DTYPE_FLOAT, 3, ed, as);
+    expect_type(mof_node_output(c, 0), MOF_DTYPE_FLOAT, 3, c_d, as);
+    expect_type(mof_node_output(u, 0), MOF_DTYPE_FLOAT, 3, ud, as);
+    expect_type(mof_node_output(u, 1), MOF_DTYPE_INT64, 1, &un, NULL);
+    expect_type(mof_node_output(u, 2), MOF_DTYPE_INT64, 1, &n3, NULL);
+}
+END_TEST
+
 START_TEST(test_infer_contradiction)
 {
     /* Concat of [2, 3] and [4, 5] along axis 0 cannot be: an error naming the node. */
@@ -638,8 +733,7 @@ END_TEST
 static Suite *shape_ops_suite(void)
 {
     Suite *s = suite_create("shape_ops");
-    TCase *tc = tcase_create("kernels");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = mof_test_tcase(s, "kernels", setup, teardown);
     tcase_add_test(tc, test_reshape_zero_and_minus_one);
     tcase_add_test(tc, test_slice_negative_step);
     tcase_add_test(tc, test_gather_negative_index);
@@ -652,15 +746,17 @@ static Suite *shape_ops_suite(void)
     tcase_add_test(tc, test_resize_nearest);
     tcase_add_test(tc, test_transpose_strings);
     tcase_add_test(tc, test_shape_and_nonzero);
-    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_einsum);
+    tcase_add_test(tc, test_unique);
+    tcase_add_test(tc, test_upsample_attr);
+    tcase_add_test(tc, test_nonmaxsuppression);
 
-    tc = tcase_create("infer");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = mof_test_tcase(s, "infer", setup, teardown);
     tcase_add_test(tc, test_infer_reshape_symbolic);
     tcase_add_test(tc, test_infer_symbolic_ops);
     tcase_add_test(tc, test_infer_resize_axes);
+    tcase_add_test(tc, test_infer_new_ops);
     tcase_add_test(tc, test_infer_contradiction);
-    suite_add_tcase(s, tc);
     return s;
 }
 
