@@ -20,13 +20,20 @@
  * - time_passes prints the report, with times, to opts->log at the end of the run;
  * - an artifact's folders are created, and only once every backend passed its checks,
  *   so that a refused run leaves nothing behind;
- * - the input shape pins are applied to the graph inputs before the first pass. */
+ * - the input shape pins are applied to the graph inputs before the first pass;
+ * - numeric checks (check, check_each) make their random inputs once, after the pins,
+ *   and run the input model once per input set; with check_each the outputs of the
+ *   model before each pass are kept, so each pass costs one run of the model after it
+ *   per input set. Every pass is checked, also one that says it changed nothing (a
+ *   pass that lies about that is a bug the check should catch, not skip). A model the
+ *   interpreter cannot run is a failed check: nothing unverified is written. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -39,6 +46,7 @@
 #include <mof/ir.h>
 #include <mof/pipeline.h>
 #include <mof/plugin.h>
+#include <mof/verify.h>
 
 #include "context_private.h"
 #include "ir_private.h"
@@ -134,6 +142,9 @@ void mof_run_options_init(mof_run_options *opts)
     opts->size = sizeof(*opts);
     opts->record_metadata = true;
     opts->log = stderr;
+    opts->check_inputs = MOF_VERIFY_DEFAULT_SETS;
+    opts->rtol = MOF_VERIFY_DEFAULT_RTOL;
+    opts->atol = MOF_VERIFY_DEFAULT_ATOL;
 }
 
 /* ------------------------------------------------------------------ reports */
@@ -272,6 +283,16 @@ typedef struct runner {
     mof_run_report *report;
     mof_status first_error;
     bool stop;
+    /* Numeric checks: n_sets input sets of n_in tensors, and n_sets sets of n_out
+     * outputs of the input model (ref) and of the model before the running pass
+     * (prev, check_each only). */
+    bool checking;
+    size_t n_sets, n_in, n_out;
+    mof_tensor **check_in;
+    mof_tensor **ref_out;
+    mof_tensor **prev_out;
+    double declared_tol;      /* largest tolerance of the numerics-changing passes run */
+    size_t n_checked;         /* pass runs checked */
 } runner;
 
 static double now(void)
@@ -371,6 +392,433 @@ static const char *first_error_since(mof_context *ctx, size_t from)
     return NULL;
 }
 
+/* ------------------------------------------------------------------ numeric checks */
+
+static bool same_file(const char *a, const char *b);
+
+/* Runs model m on every input set into outs (n_sets * n_out entries); on error outs are
+ * all NULL and the interpreter's diagnostics say why. */
+static mof_status check_run(runner *r, const mof_model *m, mof_tensor **outs)
+{
+    mof_interp *it = mof_interp_create(r->ctx, m);
+    if (!it)
+        return MOF_ERR_UNSUPPORTED;
+    mof_status st = MOF_OK;
+    for (size_t k = 0; k < r->n_sets && st == MOF_OK; k++)
+        st = mof_interp_run(it, r->n_in, r->check_in + k * r->n_in, r->n_out,
+                            outs + k * r->n_out);
+    mof_interp_destroy(it);
+    if (st != MOF_OK)
+        mof_tensors_release(r->n_sets * r->n_out, outs);
+    return st;
+}
+
+/* Compares two runs over every input set; outputs are named as in the current model.
+ * NULL when out of memory. */
+static mof_verify_report *check_compare(runner *r, mof_tensor **ref, mof_tensor **got,
+                                        double rtol)
+{
+    mof_verify_report *rep = mof_verify_report_create(rtol, r->opts.atol);
+    const char **names = mof_calloc(r->n_out ? r->n_out : 1, sizeof(*names));
+    const mof_graph *g = mof_model_graph(r->model);
+    bool ok = rep && names;
+    for (size_t i = 0; ok && i < r->n_out; i++)
+        names[i] = mof_value_name(mof_graph_output(g, i));
+    for (size_t k = 0; ok && k < r->n_sets; k++)
+        ok = mof_verify_report_add(rep, r->n_out, names, ref + k * r->n_out,
+                                   got + k * r->n_out) == MOF_OK;
+    free(names);
+    if (!ok) {
+        mof_verify_report_destroy(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+static void check_free(runner *r)
+{
+    size_t n_outs = r->n_sets * r->n_out;
+    if (r->check_in)
+        mof_tensors_release(r->n_sets * r->n_in, r->check_in);
+    if (r->ref_out)
+        mof_tensors_release(n_outs, r->ref_out);
+    if (r->prev_out)
+        mof_tensors_release(n_outs, r->prev_out);
+    free(r->check_in);
+    free(r->ref_out);
+    free(r->prev_out);
+    r->check_in = r->ref_out = r->prev_out = NULL;
+    r->checking = false;
+}
+
+/* Makes the random inputs and runs the input model on them. */
+static mof_status check_setup(runner *r)
+{
+    mof_context *ctx = r->ctx;
+    const mof_run_options *o = &r->opts;
+    if (o->check_inputs == 0 || !(o->rtol >= 0) || !(o->atol >= 0) || isinf(o->rtol) ||
+        isinf(o->atol))
+        return mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, NULL,
+                          "numeric checks need at least one input set and finite, "
+                          "non-negative tolerances (got %zu input sets, rtol %g, atol %g)",
+                          o->check_inputs, o->rtol, o->atol);
+    const mof_graph *g = mof_model_graph(r->model);
+    r->n_sets = o->check_inputs;
+    r->n_in = mof_graph_n_inputs(g);
+    r->n_out = mof_graph_n_outputs(g);
+    size_t w_in = r->n_in ? r->n_in : 1, w_out = r->n_out ? r->n_out : 1;
+    if (r->n_sets > SIZE_MAX / w_in / 2 || r->n_sets > SIZE_MAX / w_out / 2)
+        return mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, NULL,
+                          "too many input sets for numeric checks (%zu)", r->n_sets);
+    r->checking = true;
+    r->check_in = mof_calloc(r->n_sets * w_in, sizeof(*r->check_in));
+    r->ref_out = mof_calloc(r->n_sets * w_out, sizeof(*r->ref_out));
+    if (o->check_each)
+        r->prev_out = mof_calloc(r->n_sets * w_out, sizeof(*r->prev_out));
+    if (!r->check_in || !r->ref_out || (o->check_each && !r->prev_out))
+        return mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+    for (size_t k = 0; k < r->n_sets; k++) {
+        mof_status st = mof_random_inputs(ctx, r->model, o->check_seed + k, r->n_in,
+                                          r->check_in + k * r->n_in);
+        if (st != MOF_OK)
+            return mof_report(ctx, MOF_SEVERITY_ERROR, st, NULL,
+                              "numeric checks need random inputs for the model, and these "
+                              "cannot be made (see above)");
+    }
+    mof_status st = check_run(r, r->model, r->ref_out);
+    if (st != MOF_OK)
+        return mof_report(ctx, MOF_SEVERITY_ERROR, st, NULL,
+                          "numeric checks cannot run the input model with the reference "
+                          "interpreter (see above)");
+    for (size_t i = 0; o->check_each && i < r->n_sets * r->n_out; i++)
+        r->prev_out[i] = mof_tensor_ref(r->ref_out[i]);
+    return MOF_OK;
+}
+
+/* Appends text as XML: escaped for an attribute value, or, for a comment, with no
+ * "--" (which comments cannot hold). */
+static void xml_put(mof_strbuf *sb, const char *text, bool attr)
+{
+    char last = 0;
+    for (const char *p = text; *p; p++) {
+        char c = *p;
+        if (attr && c == '&')
+            mof_strbuf_puts(sb, "&amp;");
+        else if (attr && c == '<')
+            mof_strbuf_puts(sb, "&lt;");
+        else if (attr && c == '>')
+            mof_strbuf_puts(sb, "&gt;");
+        else if (attr && c == '"')
+            mof_strbuf_puts(sb, "&quot;");
+        else if (attr && (c == '\n' || c == '\r' || c == '\t'))
+            mof_strbuf_printf(sb, "&#%d;", c);
+        else if (!attr && c == '-' && last == '-')
+            mof_strbuf_puts(sb, " -");
+        else
+            mof_strbuf_append(sb, &c, 1);
+        last = c;
+    }
+}
+
+/* The pass name as it goes into a file name. */
+static char *file_part(const char *name)
+{
+    char *s = mof_strdup(name);
+    for (char *p = s; p && *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+            *p = '_';
+    return s;
+}
+
+/* The shortest text of v that reads back as v (buf of 32 bytes). */
+static const char *exact_num(char *buf, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
+/* The check options of mof run that differ from the defaults (owned). */
+static char *check_options(const runner *r)
+{
+    const mof_run_options *o = &r->opts;
+    char num[32];
+    mof_strbuf sb;
+    mof_strbuf_init(&sb);
+    mof_strbuf_puts(&sb, "--check");
+    if (o->check_inputs != MOF_VERIFY_DEFAULT_SETS)
+        mof_strbuf_printf(&sb, " --check-inputs %zu", o->check_inputs);
+    if (o->check_seed != 0)
+        mof_strbuf_printf(&sb, " --seed %" PRIu64, o->check_seed);
+    if (o->rtol != MOF_VERIFY_DEFAULT_RTOL)
+        mof_strbuf_printf(&sb, " --rtol %s", exact_num(num, o->rtol));
+    if (o->atol != MOF_VERIFY_DEFAULT_ATOL)
+        mof_strbuf_printf(&sb, " --atol %s", exact_num(num, o->atol));
+    return mof_strbuf_take(&sb);
+}
+
+/* The one-pass pipeline that reproduces a failed check of step s (owned). */
+static char *repro_pipeline(runner *r, const mof_step *s, const char *summary,
+                            const char *before_path, const char *xml_path)
+{
+    const mof_run_options *o = &r->opts;
+    const mof_plugin_info *info = mof_context_plugin(r->ctx, s->plugin_index);
+    mof_strbuf sb;
+    mof_strbuf_init(&sb);
+    mof_strbuf_puts(&sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- ");
+    char *head = mof_asprintf("Written by mof %s: pass '%s' at %s:%u changed what the "
+                              "model computes:", MOF_VERSION_STRING, s->name,
+                              mof_pipeline_file(r->p), s->line);
+    xml_put(&sb, head ? head : "", false);
+    free(head);
+    mof_strbuf_puts(&sb, "\n       ");
+    xml_put(&sb, summary ? summary : "", false);
+    mof_strbuf_puts(&sb, "\n     ");
+    xml_put(&sb, before_path, false);
+    mof_strbuf_puts(&sb, " is the model as it was before that pass. To reproduce,\n"
+                         "     run this pipeline over it with the mof run options check, "
+                         "check-inputs ");
+    char rtol[32], atol[32];
+    mof_strbuf_printf(&sb, "%zu,\n     seed %" PRIu64 ", rtol %s and atol %s (each name "
+                      "after two dashes):\n       mof run [options] ", o->check_inputs,
+                      o->check_seed, exact_num(rtol, o->rtol), exact_num(atol, o->atol));
+    xml_put(&sb, xml_path, false);
+    mof_strbuf_puts(&sb, " ");
+    xml_put(&sb, before_path, false);
+    mof_strbuf_puts(&sb, " -o OUT.onnx -->\n<pipeline name=\"repro-");
+    xml_put(&sb, s->name, true);
+    mof_strbuf_puts(&sb, "\">\n");
+    if (info && info->path && strcmp(info->path, "(static)") != 0) {
+        char *abs = realpath(info->path, NULL);
+        mof_strbuf_puts(&sb, "  <plugin path=\"");
+        xml_put(&sb, abs ? abs : info->path, true);
+        mof_strbuf_puts(&sb, "\"/>\n");
+        free(abs);
+    }
+    mof_strbuf_puts(&sb, "  <pass name=\"");
+    xml_put(&sb, s->name, true);
+    mof_strbuf_puts(&sb, "\"");
+    for (size_t i = 0; i < s->n_params; i++) {
+        mof_strbuf_printf(&sb, " %s=\"", s->params[i].name);
+        xml_put(&sb, s->params[i].value ? s->params[i].value : "", true);
+        mof_strbuf_puts(&sb, "\"");
+    }
+    mof_strbuf_puts(&sb, "/>\n</pipeline>\n");
+    return mof_strbuf_take(&sb);
+}
+
+/* Writes the reproducer of a failed check of step s beside the output: the model
+ * before the pass and a one-pass pipeline. Returns what to add to the error message
+ * ("; reproducer: ...", owned) and in *command the command line that reproduces the
+ * failure (owned), or NULL for both when nothing was written. Problems are warnings:
+ * the check already failed, and says why. */
+static char *write_reproducer(runner *r, const mof_step *s, const mof_model *before,
+                              const char *summary, char **command)
+{
+    mof_context *ctx = r->ctx;
+    const char *out = r->opts.output;
+    char *written = NULL;
+    *command = NULL;
+    size_t len = out ? strlen(out) : 0;
+    while (len > 1 && out[len - 1] == '/')
+        len--;
+    if (len == 0)
+        return mof_strdup("; no reproducer was written (the run has no output path)");
+    char *name = file_part(s->name);
+    char *base = mof_strndup(out, len);
+    char *before_path = name && base ? mof_asprintf("%s.before-%s.onnx", base, name) : NULL;
+    char *xml_path = name && base ? mof_asprintf("%s.repro-%s.xml", base, name) : NULL;
+    char *xml = before_path && xml_path ? repro_pipeline(r, s, summary, before_path, xml_path)
+                                        : NULL;
+    char *opts = check_options(r);
+    if (!xml || !opts) {
+        mof_report(ctx, MOF_SEVERITY_WARNING, MOF_ERR_NOMEM, NULL,
+                   "out of memory: no reproducer was written");
+        goto out;
+    }
+    const char *in = r->opts.input_path;
+    if (same_file(before_path, in) || same_file(xml_path, in)) {
+        mof_report(ctx, MOF_SEVERITY_WARNING, MOF_ERR_INVALID_ARG, NULL,
+                   "no reproducer was written: %s or %s is the input model", before_path,
+                   xml_path);
+        goto out;
+    }
+    mof_status st = mof_model_save(before, before_path, NULL);
+    if (st == MOF_OK) {
+        mof_output *o = mof_output_open_file(ctx, xml_path);
+        if (!o)
+            st = MOF_ERR_IO;
+        else if (fputs(xml, mof_output_file(o)) < 0)
+            st = MOF_ERR_IO;
+        if (o && st == MOF_OK)
+            st = mof_output_commit(o);
+        else
+            mof_output_abort(o);
+        if (st != MOF_OK)
+            remove(before_path);
+    }
+    if (st != MOF_OK) {
+        /* The reasons were reported above; the run already failed on the check. */
+        mof_report(ctx, MOF_SEVERITY_WARNING, st, NULL,
+                   "the reproducer of pass '%s' could not be written", s->name);
+        goto out;
+    }
+    written = mof_asprintf("; reproducer: %s (the model before the pass) and %s (the pass "
+                           "alone)", before_path, xml_path);
+    *command = mof_asprintf("mof run %s %s %s -o %s.repro-%s.onnx", opts, xml_path,
+                            before_path, base, name);
+out:
+    free(opts);
+    free(xml);
+    free(xml_path);
+    free(before_path);
+    free(base);
+    free(name);
+    return written;
+}
+
+/* Reports a failed check of step s, with its reproducer. */
+static void report_check_failure(runner *r, const mof_step *s, const mof_location *loc,
+                                 const mof_model *before, const char *what,
+                                 const char *where, const char *summary)
+{
+    char *command = NULL;
+    char *files = write_reproducer(r, s, before, summary, &command);
+    mof_report(r->ctx, MOF_SEVERITY_ERROR, MOF_ERR_VERIFY, loc, "pass '%s'%s %s: %s%s",
+               s->name, where, what, summary ? summary : "out of memory", files ? files : "");
+    if (command)
+        mof_report(r->ctx, MOF_SEVERITY_NOTE, MOF_OK, NULL, "to reproduce: %s", command);
+    free(files);
+    free(command);
+}
+
+/* After step s ran (successfully) on r->model: compares the model's outputs with the
+ * outputs of the model before it (before, the snapshot). On a failure reports it,
+ * writes the reproducer and returns the error; the caller restores the model. */
+static mof_status check_pass(runner *r, const mof_step *s, unsigned iteration,
+                             const mof_model *before, const mof_location *loc)
+{
+    mof_context *ctx = r->ctx;
+    const mof_pass_desc *d = s->pass;
+    double rtol = r->opts.rtol;
+    if ((d->flags & MOF_PASS_CHANGES_NUMERICS) && d->tolerance > rtol)
+        rtol = d->tolerance;
+    char where[64] = "";
+    if (iteration)
+        snprintf(where, sizeof(where), " (iteration %u of its repeat)", iteration);
+    mof_context_set_subject(ctx, NULL, NULL, NULL);
+
+    const mof_graph *g = mof_model_graph(r->model);
+    if (mof_graph_n_inputs(g) != r->n_in || mof_graph_n_outputs(g) != r->n_out) {
+        char *summary = mof_asprintf("the model had %zu inputs and %zu outputs before it, "
+                                     "%zu and %zu after", r->n_in, r->n_out,
+                                     mof_graph_n_inputs(g), mof_graph_n_outputs(g));
+        report_check_failure(r, s, loc, before, "changed the model's interface", where,
+                             summary);
+        free(summary);
+        return MOF_ERR_VERIFY;
+    }
+    mof_tensor **outs = mof_calloc(r->n_sets * (r->n_out ? r->n_out : 1), sizeof(*outs));
+    if (!outs)
+        return mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+    mof_status st = check_run(r, r->model, outs);
+    if (st != MOF_OK) {
+        mof_report(ctx, MOF_SEVERITY_ERROR, st, loc,
+                   "pass '%s'%s cannot be checked: the reference interpreter cannot run the "
+                   "model after it (see above)", s->name, where);
+        free(outs);
+        return st;
+    }
+    mof_verify_report *rep = check_compare(r, r->prev_out, outs, rtol);
+    if (!rep) {
+        st = mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+    } else if (!mof_verify_report_passed(rep)) {
+        char *summary = mof_verify_report_summary(rep);
+        report_check_failure(r, s, loc, before, "changed what the model computes", where,
+                             summary);
+        free(summary);
+        st = MOF_ERR_VERIFY;
+    }
+    if (st == MOF_OK) {
+        /* The model after this pass is the model before the next. */
+        mof_tensors_release(r->n_sets * r->n_out, r->prev_out);
+        memcpy(r->prev_out, outs, r->n_sets * r->n_out * sizeof(*outs));
+        r->n_checked++;
+    } else {
+        mof_tensors_release(r->n_sets * r->n_out, outs);
+    }
+    mof_verify_report_destroy(rep);
+    free(outs);
+    return st;
+}
+
+/* At the end of the passes: the final model against the input model. */
+static mof_status check_final(runner *r)
+{
+    mof_context *ctx = r->ctx;
+    const mof_run_options *o = &r->opts;
+    double rtol = r->declared_tol > o->rtol ? r->declared_tol : o->rtol;
+    const mof_graph *g = mof_model_graph(r->model);
+    mof_context_set_subject(ctx, NULL, NULL, NULL);
+    if (mof_graph_n_inputs(g) != r->n_in || mof_graph_n_outputs(g) != r->n_out)
+        return mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_VERIFY, NULL,
+                          "check: the optimized model does not have the input model's "
+                          "interface: %zu inputs and %zu outputs, against %zu and %zu",
+                          mof_graph_n_inputs(g), mof_graph_n_outputs(g), r->n_in, r->n_out);
+    mof_tensor **outs = r->prev_out;
+    mof_status st = MOF_OK;
+    if (!o->check_each) {
+        outs = mof_calloc(r->n_sets * (r->n_out ? r->n_out : 1), sizeof(*outs));
+        if (!outs)
+            return mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+        st = check_run(r, r->model, outs);
+        if (st != MOF_OK) {
+            free(outs);
+            return mof_report(ctx, MOF_SEVERITY_ERROR, st, NULL,
+                              "check: the reference interpreter cannot run the optimized "
+                              "model (see above), so it cannot be checked");
+        }
+    }
+    mof_verify_report *rep = check_compare(r, r->ref_out, outs, rtol);
+    char *summary = rep ? mof_verify_report_summary(rep) : NULL;
+    if (!rep || !summary) {
+        st = mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+    } else if (!mof_verify_report_passed(rep)) {
+        st = mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_VERIFY, NULL,
+                        "check: the optimized model does not compute what the input model "
+                        "computes: %s", summary);
+        if (o->check_each)
+            mof_report(ctx, MOF_SEVERITY_NOTE, MOF_OK, NULL, "each pass was within the "
+                       "tolerance on its own; their errors add up past it");
+        else
+            mof_report(ctx, MOF_SEVERITY_NOTE, MOF_OK, NULL, "run again with --check-each "
+                       "to find the pass that changed it");
+    } else {
+        if (o->check_each && add_note(r, "check-each: %zu pass run%s checked, each within "
+                                      "tolerance", r->n_checked,
+                                      r->n_checked == 1 ? "" : "s") != MOF_OK)
+            st = MOF_ERR_NOMEM;
+        if (st == MOF_OK && add_note(r, "check: the optimized model computes what the input "
+                                     "model computes (%zu random input set%s, seed %" PRIu64
+                                     "): %s", r->n_sets, r->n_sets == 1 ? "" : "s",
+                                     o->check_seed, summary) != MOF_OK)
+            st = MOF_ERR_NOMEM;
+        if (st != MOF_OK)
+            mof_report(ctx, MOF_SEVERITY_ERROR, st, NULL, "out of memory");
+    }
+    free(summary);
+    mof_verify_report_destroy(rep);
+    if (outs != r->prev_out) {
+        mof_tensors_release(r->n_sets * r->n_out, outs);
+        free(outs);
+    }
+    return st;
+}
+
 /* Runs one pass step. *changed is set when it returned MOF_OK. */
 static void run_pass(runner *r, const mof_step *s, unsigned iteration, bool *changed)
 {
@@ -455,6 +903,16 @@ static void run_pass(runner *r, const mof_step *s, unsigned iteration, bool *cha
                 st = MOF_ERR_VERIFY;
             }
         }
+        if ((st == MOF_OK || st == MOF_UNCHANGED) && r->checking && r->opts.check_each) {
+            mof_status cst = check_pass(r, s, iteration, snapshot, &loc);
+            if (cst != MOF_OK) {
+                mof_model_swap_contents(r->model, snapshot);
+                if (r->opts.keep_going)
+                    mof_report(ctx, MOF_SEVERITY_NOTE, MOF_OK, &loc, "pass '%s' is undone, "
+                               "and the run goes on", s->name);
+                st = cst;
+            }
+        }
     }
     mof_context_set_subject(ctx, plugin_name(r, s), s->name, NULL);
     if (d->fini)
@@ -480,6 +938,8 @@ static void run_pass(runner *r, const mof_step *s, unsigned iteration, bool *cha
         fail(r, st);
         return;
     }
+    if ((d->flags & MOF_PASS_CHANGES_NUMERICS) && d->tolerance > r->declared_tol)
+        r->declared_tol = d->tolerance;
     *changed = st == MOF_OK;
     if (wants_print(r, s->name)) {
         FILE *log = r->opts.log;
@@ -916,10 +1376,27 @@ mof_status mof_pipeline_run(mof_pipeline *p, mof_model *model, const mof_run_opt
         fail(&r, st);
         goto done;
     }
+    if (r.opts.check || r.opts.check_each) {
+        st = check_setup(&r);
+        if (st != MOF_OK) {
+            fail(&r, st);
+            r.stop = true;
+            goto done;
+        }
+    }
     bool changed = false;
     run_steps(&r, p->steps, p->n_steps, 0, &changed);
     if (r.stop)
         goto done;
+    if (r.checking) {
+        /* Nothing unverified is written, whatever keep_going says. */
+        st = check_final(&r);
+        if (st != MOF_OK) {
+            fail(&r, st);
+            r.stop = true;
+            goto done;
+        }
+    }
     if (r.opts.record_metadata && p->record_metadata) {
         st = record_metadata(&r);
         if (st != MOF_OK) {
@@ -932,6 +1409,7 @@ mof_status mof_pipeline_run(mof_pipeline *p, mof_model *model, const mof_run_opt
         fail(&r, st);
 
 done:
+    check_free(&r);
     mof_context_set_subject(r.ctx, NULL, NULL, NULL);
     if (r.opts.time_passes && r.opts.log) {
         mof_run_report_print(r.report, r.opts.log, true);

@@ -12,7 +12,9 @@
 #define _XOPEN_SOURCE 700
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,6 +51,17 @@ enum {
     OPT_KEEP_GOING,
     OPT_NO_METADATA,
     OPT_QUIET,
+    OPT_CHECK,
+    OPT_CHECK_EACH,
+    OPT_CHECK_INPUTS,
+    OPT_SEED,
+    OPT_RTOL,
+    OPT_ATOL,
+    OPT_INPUTS,
+    OPT_RANDOM,
+    OPT_TIME,
+    OPT_JSON,
+    OPT_EXPECT,
 };
 
 struct option_def {
@@ -242,6 +255,77 @@ static const char run_help[] =
     "                            exit status is still 1\n"
     "      --no-metadata         record no mof.* provenance in the model's metadata\n"
     "  -q, --quiet               print no report and no notes, only problems\n"
+    "  -h, --help                show this help\n"
+    "\n"
+    "Numeric checks (with the reference interpreter, on random inputs):\n"
+    "      --check               before writing anything, check that the optimized\n"
+    "                            model computes what MODEL computes; if not, the run\n"
+    "                            fails and writes nothing\n"
+    "      --check-each          check after every pass against the model before it;\n"
+    "                            the first pass past tolerance is named with its\n"
+    "                            pipeline line, the run stops, and a reproducer is\n"
+    "                            written beside OUT: OUT.before-PASS.onnx (the model\n"
+    "                            before that pass) and OUT.repro-PASS.xml (a pipeline\n"
+    "                            of that pass alone); implies --check\n"
+    "      --check-inputs=N      how many random input sets (default 3)\n"
+    "      --seed=S              input set k is made from seed S + k (default 0)\n"
+    "      --rtol=R, --atol=A    tolerance: |got - ref| <= A + R * |ref| elementwise\n"
+    "                            (default R 1e-4, A 1e-5); a pass that declares it\n"
+    "                            changes numerics is held to max(R, its tolerance)\n"
+    "Dynamic input dims must be pinned for checks (--input-shape or <input>).\n";
+
+static const char exec_help[] =
+    "Usage: mof exec [OPTION]... MODEL --inputs=DIR [-o OUTDIR] [--expect=DIR]\n"
+    "       mof exec [OPTION]... MODEL --random [--seed=S] [-o OUTDIR]\n"
+    "\n"
+    "Runs the ONNX model MODEL with mof's reference interpreter. Inputs come from the\n"
+    "folder DIR, as ONNX test data (input_0.pb, input_1.pb, ... in graph input order)\n"
+    "or one file per input named after it (NAME.npy or NAME.pb), or are made at random\n"
+    "from a seed: floats uniform in [-1, 1), integers in [0, 4), the same on every\n"
+    "machine. With -o, output i is written to OUTDIR/output_<i>.pb (a TensorProto\n"
+    "named after the output; the folder is written under a temporary name and renamed\n"
+    "into place); without it, a summary of each output is printed.\n"
+    "\n"
+    "Options:\n"
+    "      --inputs=DIR          read the inputs from the folder DIR\n"
+    "      --random              make random inputs\n"
+    "      --seed=S              the seed of --random (default 0)\n"
+    "  -o, --output=OUTDIR       write the outputs into the folder OUTDIR\n"
+    "      --expect=DIR          compare the outputs with the expected ones in DIR\n"
+    "                            (output_0.pb, ... as in ONNX test data, or NAME.npy)\n"
+    "                            and print a table as mof verify does; the exit\n"
+    "                            status is 1 when one is past tolerance\n"
+    "      --rtol=R, --atol=A    the tolerance of --expect: |got - expected| <=\n"
+    "                            A + R * |expected| (default R 1e-4, A 1e-5)\n"
+    "      --time=N              also run N more times and print the median latency\n"
+    "                            (the first run is the warm-up)\n"
+    "      --input-shape=NAME=DIMS\n"
+    "                            pin the shape of a graph input: image=1,3,224,224\n"
+    "                            (needed by --random for dynamic dims; repeatable)\n"
+    "  -q, --quiet               print no notes\n"
+    "  -h, --help                show this help\n";
+
+static const char verify_help[] =
+    "Usage: mof verify [OPTION]... REFERENCE MODEL\n"
+    "\n"
+    "Runs the ONNX models REFERENCE and MODEL with mof's reference interpreter on the\n"
+    "same inputs and compares their outputs. Prints a table with one row per output:\n"
+    "max absolute error, max relative error (to max(|ref|, 1e-12)), cosine similarity,\n"
+    "top-1 agreement for classifier-like outputs (float, [B, C] with C > 1), and the\n"
+    "verdict: an element passes when |got - ref| <= ATOL + RTOL * |ref|. The exit\n"
+    "status is 0 when every output passes, 1 when one does not.\n"
+    "\n"
+    "Options:\n"
+    "      --inputs=DIR          compare on the inputs in the folder DIR (as for exec)\n"
+    "      --random=N            compare on N random input sets (default 3)\n"
+    "      --seed=S              input set k is made from seed S + k (default 0)\n"
+    "      --rtol=R              relative tolerance (default 1e-4)\n"
+    "      --atol=A              absolute tolerance (default 1e-5)\n"
+    "      --input-shape=NAME=DIMS\n"
+    "                            pin the shape of a graph input of both models\n"
+    "                            (needed for random inputs with dynamic dims)\n"
+    "      --json                print the comparison as JSON instead of the table\n"
+    "  -q, --quiet               print no notes\n"
     "  -h, --help                show this help\n";
 
 static const char info_help[] =
@@ -528,9 +612,55 @@ static const struct option_def run_options[] = {
     { "keep-going", 0, false, OPT_KEEP_GOING },
     { "no-metadata", 0, false, OPT_NO_METADATA },
     { "quiet", 'q', false, OPT_QUIET },
+    { "check", 0, false, OPT_CHECK },
+    { "check-each", 0, false, OPT_CHECK_EACH },
+    { "check-inputs", 0, true, OPT_CHECK_INPUTS },
+    { "seed", 0, true, OPT_SEED },
+    { "rtol", 0, true, OPT_RTOL },
+    { "atol", 0, true, OPT_ATOL },
     { "help", 'h', false, OPT_HELP },
     { 0 }
 };
+
+/* Parses a count in [1, 1000000] for option `opt`; a usage error otherwise. */
+static int parse_count(const struct args *a, const char *opt, const char *text, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end || errno || v < 1 || v > 1000000)
+        return usage_error(a, "option '--%s' needs a whole number from 1 to 1000000, not "
+                           "'%s'", opt, text);
+    *out = (size_t)v;
+    return EXIT_OK;
+}
+
+/* Parses a seed: a whole number from 0 to 2^64 - 1. */
+static int parse_seed(const struct args *a, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 0);
+    if (text[0] < '0' || text[0] > '9' || *end || errno)
+        return usage_error(a, "option '--seed' needs a whole number from 0 to %" PRIu64
+                           ", not '%s'", UINT64_MAX, text);
+    *out = (uint64_t)v;
+    return EXIT_OK;
+}
+
+/* Parses a tolerance: a finite number >= 0. */
+static int parse_tolerance(const struct args *a, const char *opt, const char *text,
+                           double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (!text[0] || *end || errno || !isfinite(v) || v < 0)
+        return usage_error(a, "option '--%s' needs a number >= 0 such as 1e-4, not '%s'", opt,
+                           text);
+    *out = v;
+    return EXIT_OK;
+}
 
 struct run_args {
     const char *pipeline_file;
@@ -540,6 +670,11 @@ struct run_args {
     const char *print_after;
     struct strlist sets, input_shapes, plugin_dirs;
     bool time_passes, verify_each, keep_going, no_metadata, quiet;
+    bool check, check_each;
+    const char *check_only;   /* a check option given without --check or --check-each */
+    size_t check_inputs;
+    uint64_t seed;
+    double rtol, atol;
 };
 
 static int parse_run_args(struct args *a, struct run_args *r)
@@ -594,12 +729,36 @@ static int parse_run_args(struct args *a, struct run_args *r)
         case OPT_QUIET:
             r->quiet = true;
             break;
+        case OPT_CHECK:
+            r->check = true;
+            break;
+        case OPT_CHECK_EACH:
+            r->check_each = true;
+            break;
+        case OPT_CHECK_INPUTS:
+            r->check_only = "--check-inputs";
+            status = parse_count(a, "check-inputs", arg, &r->check_inputs);
+            break;
+        case OPT_SEED:
+            r->check_only = "--seed";
+            status = parse_seed(a, arg, &r->seed);
+            break;
+        case OPT_RTOL:
+            r->check_only = "--rtol";
+            status = parse_tolerance(a, "rtol", arg, &r->rtol);
+            break;
+        case OPT_ATOL:
+            r->check_only = "--atol";
+            status = parse_tolerance(a, "atol", arg, &r->atol);
+            break;
         default:
             break;
         }
         if (!ok)
             status = out_of_memory();
     }
+    if (status == EXIT_OK && r->check_only && !r->check && !r->check_each)
+        status = usage_error(a, "option '%s' needs --check or --check-each", r->check_only);
     if (status == EXIT_OK) {
         size_t want = r->pass_list ? 1 : 2;
         if (operands.n < want)
@@ -684,6 +843,12 @@ static int run_pipeline(struct cli *c, const struct args *a, const struct run_ar
     opts.log = stderr;
     opts.input_path = r->model_file;
     opts.output = r->output;
+    opts.check = r->check;
+    opts.check_each = r->check_each;
+    opts.check_inputs = r->check_inputs;
+    opts.check_seed = r->seed;
+    opts.rtol = r->rtol;
+    opts.atol = r->atol;
     size_t errors_before = mof_context_n_errors(c->ctx);
     mof_status st = mof_pipeline_run(p, model, &opts, &report);
     /* With time_passes the pass manager prints the report (with times) to opts.log. */
@@ -703,6 +868,9 @@ static int cmd_run(struct args *a)
 {
     struct run_args r;
     memset(&r, 0, sizeof r);
+    r.check_inputs = MOF_VERIFY_DEFAULT_SETS;
+    r.rtol = MOF_VERIFY_DEFAULT_RTOL;
+    r.atol = MOF_VERIFY_DEFAULT_ATOL;
     int status = parse_run_args(a, &r);
     if (status == EXIT_OK && same_file(r.output, r.model_file)) {
         fprintf(stderr, "mof run: the output '%s' is the input model; refusing to "
@@ -719,6 +887,507 @@ static int cmd_run(struct args *a)
     strlist_free(&r.sets);
     strlist_free(&r.input_shapes);
     strlist_free(&r.plugin_dirs);
+    return status < 0 ? EXIT_OK : status;
+}
+
+/* ------------------------------------------------------------------ exec and verify */
+
+/* Pins input shapes of a model ("NAME=DIMS" each). Returns EXIT_OK or EXIT_USAGE. */
+static int apply_input_shapes(mof_model *m, const struct strlist *shapes)
+{
+    int status = EXIT_OK;
+    for (size_t i = 0; i < shapes->n; i++)
+        if (mof_model_set_input_shape(m, shapes->items[i]) != MOF_OK)
+            status = EXIT_USAGE;
+    return status;
+}
+
+/* The exit status for inputs that could not be made: a bad folder or file is bad
+ * input; random inputs fail for lack of a pin (a usage matter) or of memory. */
+static int inputs_failure_status(mof_status st, bool from_files)
+{
+    if (st == MOF_ERR_NOMEM)
+        return EXIT_RUN_FAILED;
+    if (from_files)
+        return EXIT_BAD_INPUT;
+    return st == MOF_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_BAD_INPUT;
+}
+
+/* Whether the existing path `inner` lies inside the existing folder `dir`, or is it. */
+static bool is_inside(const char *inner, const char *dir)
+{
+    char *ri = realpath(inner, NULL), *rd = realpath(dir, NULL);
+    bool inside = false;
+    if (ri && rd) {
+        size_t n = strlen(rd);
+        inside = strncmp(ri, rd, n) == 0 &&
+                 (ri[n] == '/' || ri[n] == '\0' || (n == 1 && rd[0] == '/'));
+    }
+    free(ri);
+    free(rd);
+    return inside;
+}
+
+static void print_seconds(FILE *out, double s)
+{
+    if (s < 1.0)
+        fprintf(out, "%.3f ms", s * 1e3);
+    else
+        fprintf(out, "%.3f s", s);
+}
+
+static const struct option_def exec_options[] = {
+    { "inputs", 0, true, OPT_INPUTS },
+    { "random", 0, false, OPT_RANDOM },
+    { "seed", 0, true, OPT_SEED },
+    { "output", 'o', true, OPT_OUTPUT },
+    { "expect", 0, true, OPT_EXPECT },
+    { "rtol", 0, true, OPT_RTOL },
+    { "atol", 0, true, OPT_ATOL },
+    { "time", 0, true, OPT_TIME },
+    { "input-shape", 0, true, OPT_INPUT_SHAPE },
+    { "quiet", 'q', false, OPT_QUIET },
+    { "help", 'h', false, OPT_HELP },
+    { 0 }
+};
+
+struct exec_args {
+    const char *model_file;
+    const char *inputs_dir;
+    const char *output;
+    const char *expect_dir;
+    const char *tol_given;   /* --rtol or --atol, which need --expect */
+    double rtol, atol;
+    bool random, seed_given, quiet;
+    uint64_t seed;
+    size_t time_runs;     /* 0: no timing */
+    struct strlist input_shapes;
+};
+
+static int parse_exec_args(struct args *a, struct exec_args *e)
+{
+    struct strlist operands = { 0 };
+    int status = EXIT_OK;
+    const char *arg;
+    int id;
+    while (status == EXIT_OK && (id = args_next(a, exec_options, &arg)) != OPT_END) {
+        bool ok = true;
+        switch (id) {
+        case OPT_ERROR:
+            status = EXIT_USAGE;
+            break;
+        case OPT_HELP:
+            fputs(exec_help, stdout);
+            status = -1;
+            break;
+        case OPT_POSITIONAL:
+            ok = strlist_add(&operands, arg);
+            break;
+        case OPT_INPUTS:
+            e->inputs_dir = arg;
+            break;
+        case OPT_RANDOM:
+            e->random = true;
+            break;
+        case OPT_SEED:
+            e->seed_given = true;
+            status = parse_seed(a, arg, &e->seed);
+            break;
+        case OPT_OUTPUT:
+            e->output = arg;
+            break;
+        case OPT_EXPECT:
+            e->expect_dir = arg;
+            break;
+        case OPT_RTOL:
+            e->tol_given = "--rtol";
+            status = parse_tolerance(a, "rtol", arg, &e->rtol);
+            break;
+        case OPT_ATOL:
+            e->tol_given = "--atol";
+            status = parse_tolerance(a, "atol", arg, &e->atol);
+            break;
+        case OPT_TIME:
+            status = parse_count(a, "time", arg, &e->time_runs);
+            break;
+        case OPT_INPUT_SHAPE:
+            ok = strlist_add(&e->input_shapes, arg);
+            break;
+        case OPT_QUIET:
+            e->quiet = true;
+            break;
+        default:
+            break;
+        }
+        if (!ok)
+            status = out_of_memory();
+    }
+    if (status == EXIT_OK) {
+        if (operands.n == 0)
+            status = usage_error(a, "missing the MODEL argument");
+        else if (operands.n > 1)
+            status = usage_error(a, "unexpected argument '%s'", operands.items[1]);
+        else if (e->inputs_dir && e->random)
+            status = usage_error(a, "give the inputs either with --inputs or with --random, "
+                                    "not both");
+        else if (!e->inputs_dir && !e->random)
+            status = usage_error(a, "missing the inputs: --inputs=DIR or --random");
+        else if (e->seed_given && !e->random)
+            status = usage_error(a, "option '--seed' needs --random");
+        else if (e->tol_given && !e->expect_dir)
+            status = usage_error(a, "option '%s' needs --expect", e->tol_given);
+        else if (e->output && !*e->output)
+            status = usage_error(a, "the output name is empty");
+    }
+    if (status == EXIT_OK)
+        e->model_file = operands.items[0];
+    strlist_free(&operands);
+    return status;
+}
+
+/* Writes outputs[i] to DIR/output_<i>.pb, the folder as a whole or not at all. */
+static int write_exec_outputs(struct cli *c, const char *dir, const mof_graph *g,
+                              size_t n_out, mof_tensor **outputs)
+{
+    mof_output *o = mof_output_open_dir(c->ctx, dir);
+    if (!o)
+        return EXIT_RUN_FAILED;
+    for (size_t i = 0; i < n_out; i++) {
+        size_t size = strlen(mof_output_path(o)) + 64;
+        char *path = malloc(size);
+        if (!path) {
+            mof_output_abort(o);
+            return out_of_memory();
+        }
+        snprintf(path, size, "%s/output_%zu.pb", mof_output_path(o), i);
+        mof_status st = mof_tensor_save(c->ctx, outputs[i],
+                                        mof_value_name(mof_graph_output(g, i)), path);
+        free(path);
+        if (st != MOF_OK) {
+            mof_output_abort(o);
+            return EXIT_RUN_FAILED;
+        }
+    }
+    return mof_output_commit(o) == MOF_OK ? EXIT_OK : EXIT_RUN_FAILED;
+}
+
+/* --expect: compares the outputs with those stored in e->expect_dir. */
+static int compare_expected(struct cli *c, const struct exec_args *e, const mof_model *m,
+                            size_t n_out, mof_tensor **outputs)
+{
+    const mof_graph *g = mof_model_graph(m);
+    mof_tensor **expected = calloc(n_out ? n_out : 1, sizeof *expected);
+    const char **names = calloc(n_out ? n_out : 1, sizeof *names);
+    mof_verify_report *rep = mof_verify_report_create(e->rtol, e->atol);
+    char *summary = NULL;
+    int status = EXIT_OK;
+    if (!expected || !names || !rep) {
+        status = out_of_memory();
+        goto out;
+    }
+    if (mof_load_outputs(c->ctx, m, e->expect_dir, n_out, expected) != MOF_OK) {
+        status = EXIT_BAD_INPUT;
+        goto out;
+    }
+    for (size_t i = 0; i < n_out; i++)
+        names[i] = mof_value_name(mof_graph_output(g, i));
+    if (mof_verify_report_add(rep, n_out, names, expected, outputs) != MOF_OK ||
+        !(summary = mof_verify_report_summary(rep))) {
+        status = out_of_memory();
+        goto out;
+    }
+    mof_verify_report_print(rep, stdout);
+    if (mof_verify_report_passed(rep)) {
+        printf("ok: the outputs match %s: %s\n", e->expect_dir, summary);
+    } else {
+        printf("FAIL: the outputs do not match %s: %s\n", e->expect_dir, summary);
+        status = EXIT_RUN_FAILED;
+    }
+out:
+    if (expected)
+        mof_tensors_release(n_out, expected);
+    free(expected);
+    free(names);
+    free(summary);
+    mof_verify_report_destroy(rep);
+    return status;
+}
+
+static int exec_model(struct cli *c, const struct exec_args *e)
+{
+    int status = EXIT_OK;
+    mof_tensor **inputs = NULL, **outputs = NULL;
+    mof_interp *it = NULL;
+    size_t n_in = 0, n_out = 0;
+    mof_model *m = mof_model_load(c->ctx, e->model_file);
+    if (!m)
+        return EXIT_BAD_INPUT;
+    const mof_graph *g = mof_model_graph(m);
+    n_in = mof_graph_n_inputs(g);
+    n_out = mof_graph_n_outputs(g);
+    inputs = calloc(n_in ? n_in : 1, sizeof *inputs);
+    outputs = calloc(n_out ? n_out : 1, sizeof *outputs);
+    if (!inputs || !outputs) {
+        status = out_of_memory();
+        goto out;
+    }
+    status = apply_input_shapes(m, &e->input_shapes);
+    if (status != EXIT_OK)
+        goto out;
+    mof_status st = e->inputs_dir ? mof_load_inputs(c->ctx, m, e->inputs_dir, n_in, inputs)
+                                  : mof_random_inputs(c->ctx, m, e->seed, n_in, inputs);
+    if (st != MOF_OK) {
+        status = inputs_failure_status(st, e->inputs_dir != NULL);
+        goto out;
+    }
+    it = mof_interp_create(c->ctx, m);
+    if (!it || mof_interp_run(it, n_in, inputs, n_out, outputs) != MOF_OK) {
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    if (e->output) {
+        status = write_exec_outputs(c, e->output, g, n_out, outputs);
+    } else if (!e->expect_dir) {
+        for (size_t i = 0; i < n_out; i++) {
+            printf("output %zu: %s ", i, mof_value_name(mof_graph_output(g, i)));
+            mof_tensor_print_summary(stdout, outputs[i], 8);
+        }
+    }
+    if (status == EXIT_OK && e->expect_dir)
+        status = compare_expected(c, e, m, n_out, outputs);
+    if (status == EXIT_OK && e->time_runs) {
+        mof_latency lat;
+        if (mof_measure_latency(it, n_in, inputs, n_out, 0, e->time_runs, &lat) != MOF_OK) {
+            status = EXIT_RUN_FAILED;
+            goto out;
+        }
+        fputs("latency: median ", stdout);
+        print_seconds(stdout, lat.median);
+        printf(" over %zu run%s (min ", lat.n_runs, lat.n_runs == 1 ? "" : "s");
+        print_seconds(stdout, lat.min);
+        fputs(", max ", stdout);
+        print_seconds(stdout, lat.max);
+        fputs("; after 1 warm-up run)\n", stdout);
+    }
+
+out:
+    mof_interp_destroy(it);
+    if (inputs)
+        mof_tensors_release(n_in, inputs);
+    if (outputs)
+        mof_tensors_release(n_out, outputs);
+    free(inputs);
+    free(outputs);
+    mof_model_destroy(m);
+    return status;
+}
+
+static int cmd_exec(struct args *a)
+{
+    struct exec_args e;
+    memset(&e, 0, sizeof e);
+    e.rtol = MOF_VERIFY_DEFAULT_RTOL;
+    e.atol = MOF_VERIFY_DEFAULT_ATOL;
+    int status = parse_exec_args(a, &e);
+    if (status == EXIT_OK && e.output) {
+        /* Committing the folder replaces what is there: never the model or the inputs. */
+        if (is_inside(e.model_file, e.output))
+            status = usage_error(a, "the output folder '%s' holds the model; refusing to "
+                                    "replace it", e.output);
+        else if (e.inputs_dir && is_inside(e.inputs_dir, e.output))
+            status = usage_error(a, "the output folder '%s' holds the inputs; refusing to "
+                                    "replace it", e.output);
+    }
+    if (status == EXIT_OK) {
+        struct cli c;
+        status = cli_init(&c, e.quiet);
+        if (status == EXIT_OK)
+            status = exec_model(&c, &e);
+        cli_fini(&c);
+    }
+    strlist_free(&e.input_shapes);
+    return status < 0 ? EXIT_OK : status;
+}
+
+static const struct option_def verify_options[] = {
+    { "inputs", 0, true, OPT_INPUTS },
+    { "random", 0, true, OPT_RANDOM },
+    { "seed", 0, true, OPT_SEED },
+    { "rtol", 0, true, OPT_RTOL },
+    { "atol", 0, true, OPT_ATOL },
+    { "input-shape", 0, true, OPT_INPUT_SHAPE },
+    { "json", 0, false, OPT_JSON },
+    { "quiet", 'q', false, OPT_QUIET },
+    { "help", 'h', false, OPT_HELP },
+    { 0 }
+};
+
+struct verify_args {
+    const char *ref_file, *model_file;
+    bool random_given, json, quiet;
+    mof_verify_options opts;
+    struct strlist input_shapes;
+};
+
+static int parse_verify_args(struct args *a, struct verify_args *v)
+{
+    struct strlist operands = { 0 };
+    int status = EXIT_OK;
+    const char *arg;
+    int id;
+    bool seed_given = false;
+    while (status == EXIT_OK && (id = args_next(a, verify_options, &arg)) != OPT_END) {
+        bool ok = true;
+        switch (id) {
+        case OPT_ERROR:
+            status = EXIT_USAGE;
+            break;
+        case OPT_HELP:
+            fputs(verify_help, stdout);
+            status = -1;
+            break;
+        case OPT_POSITIONAL:
+            ok = strlist_add(&operands, arg);
+            break;
+        case OPT_INPUTS:
+            v->opts.inputs_dir = arg;
+            break;
+        case OPT_RANDOM:
+            v->random_given = true;
+            status = parse_count(a, "random", arg, &v->opts.n_random);
+            break;
+        case OPT_SEED:
+            seed_given = true;
+            status = parse_seed(a, arg, &v->opts.seed);
+            break;
+        case OPT_RTOL:
+            status = parse_tolerance(a, "rtol", arg, &v->opts.rtol);
+            break;
+        case OPT_ATOL:
+            status = parse_tolerance(a, "atol", arg, &v->opts.atol);
+            break;
+        case OPT_INPUT_SHAPE:
+            ok = strlist_add(&v->input_shapes, arg);
+            break;
+        case OPT_JSON:
+            v->json = true;
+            break;
+        case OPT_QUIET:
+            v->quiet = true;
+            break;
+        default:
+            break;
+        }
+        if (!ok)
+            status = out_of_memory();
+    }
+    if (status == EXIT_OK) {
+        if (operands.n < 2)
+            status = usage_error(a, "missing %s", operands.n == 0
+                                                      ? "the REFERENCE and MODEL arguments"
+                                                      : "the MODEL argument");
+        else if (operands.n > 2)
+            status = usage_error(a, "unexpected argument '%s'", operands.items[2]);
+        else if (v->opts.inputs_dir && (v->random_given || seed_given))
+            status = usage_error(a, "give the inputs either with --inputs or with --random "
+                                    "and --seed, not both");
+    }
+    if (status == EXIT_OK) {
+        v->ref_file = operands.items[0];
+        v->model_file = operands.items[1];
+    }
+    strlist_free(&operands);
+    return status;
+}
+
+static int verify_models(struct cli *c, const struct verify_args *v)
+{
+    int status = EXIT_OK;
+    mof_verify_report *rep = NULL;
+    mof_tensor **inputs = NULL;
+    size_t n_in = 0;
+    mof_model *ref = mof_model_load(c->ctx, v->ref_file);
+    mof_model *got = mof_model_load(c->ctx, v->model_file);
+    if (!ref || !got) {
+        status = EXIT_BAD_INPUT;
+        goto out;
+    }
+    int s1 = apply_input_shapes(ref, &v->input_shapes);
+    int s2 = apply_input_shapes(got, &v->input_shapes);
+    if (s1 != EXIT_OK || s2 != EXIT_OK) {
+        status = EXIT_USAGE;
+        goto out;
+    }
+    /* Make the first input set once here, so that a bad folder or a missing pin gets
+     * its own exit status; mof_verify_models makes the same inputs again. */
+    n_in = mof_graph_n_inputs(mof_model_graph(ref));
+    inputs = calloc(n_in ? n_in : 1, sizeof *inputs);
+    if (!inputs) {
+        status = out_of_memory();
+        goto out;
+    }
+    mof_status st = v->opts.inputs_dir
+                        ? mof_load_inputs(c->ctx, ref, v->opts.inputs_dir, n_in, inputs)
+                        : mof_random_inputs(c->ctx, ref, v->opts.seed, n_in, inputs);
+    mof_tensors_release(n_in, inputs);
+    if (st != MOF_OK) {
+        status = inputs_failure_status(st, v->opts.inputs_dir != NULL);
+        goto out;
+    }
+    st = mof_verify_models(c->ctx, ref, got, &v->opts, &rep);
+    if (!rep) {
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    if (v->json) {
+        char *json = mof_verify_report_json(rep);
+        if (!json) {
+            status = out_of_memory();
+            goto out;
+        }
+        printf("%s\n", json);
+        free(json);
+    } else {
+        char *summary = mof_verify_report_summary(rep);
+        char how[256];
+        if (v->opts.inputs_dir)
+            snprintf(how, sizeof how, "the inputs in %s", v->opts.inputs_dir);
+        else
+            snprintf(how, sizeof how, "%zu random input set%s, seed %" PRIu64,
+                     v->opts.n_random, v->opts.n_random == 1 ? "" : "s", v->opts.seed);
+        mof_verify_report_print(rep, stdout);
+        if (st == MOF_OK)
+            printf("ok: %s computes what %s computes (%s): %s\n", v->model_file, v->ref_file,
+                   how, summary ? summary : "");
+        else
+            printf("FAIL: %s does not compute what %s computes (%s): %s\n", v->model_file,
+                   v->ref_file, how, summary ? summary : "");
+        free(summary);
+    }
+    status = st == MOF_OK ? EXIT_OK : EXIT_RUN_FAILED;
+
+out:
+    free(inputs);
+    mof_verify_report_destroy(rep);
+    mof_model_destroy(ref);
+    mof_model_destroy(got);
+    return status;
+}
+
+static int cmd_verify(struct args *a)
+{
+    struct verify_args v;
+    memset(&v, 0, sizeof v);
+    mof_verify_options_init(&v.opts);
+    int status = parse_verify_args(a, &v);
+    if (status == EXIT_OK) {
+        struct cli c;
+        status = cli_init(&c, v.quiet);
+        if (status == EXIT_OK)
+            status = verify_models(&c, &v);
+        cli_fini(&c);
+    }
+    strlist_free(&v.input_shapes);
     return status < 0 ? EXIT_OK : status;
 }
 
@@ -1321,6 +1990,9 @@ struct command {
 
 static const struct command commands[] = {
     { "run", "PIPELINE MODEL -o OUT", "optimize a model with a pipeline", run_help, cmd_run },
+    { "exec", "MODEL", "run a model with the reference interpreter", exec_help, cmd_exec },
+    { "verify", "REFERENCE MODEL", "compare two models on the same inputs", verify_help,
+      cmd_verify },
     { "info", "MODEL...", "describe a model", info_help, cmd_info },
     { "validate", "PIPELINE...", "check pipeline files without running them", validate_help,
       cmd_validate },

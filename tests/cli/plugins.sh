@@ -6,7 +6,7 @@
 expect_status 0 "mof plugins" plugins
 cp "$TMP/stdout" "$TMP/plugins"
 expect_match "$TMP/plugins" '^plugin search path:$' "the search path is shown"
-expect_match "$TMP/plugins" '^  cleanup [0-9.]+: 2 passes, 0 backends' "cleanup: 2 passes"
+expect_match "$TMP/plugins" '^  cleanup [0-9.]+: [0-9]+ passes, 0 backends' "cleanup: its passes"
 expect_match "$TMP/plugins" '^  onnx [0-9.]+: 0 passes, 1 backend' "onnx: 1 backend"
 expect_match "$TMP/plugins" '^    /.*cleanup\.so$' "the cleanup plugin's file"
 expect_match "$TMP/plugins" '^    /.*onnx\.so$' "the onnx plugin's file"

@@ -65,6 +65,26 @@ typedef struct mof_run_options {
     FILE *log;                  /* where --print-after and --time-passes go (stderr) */
     const char *input_path;     /* the model file, refused as an output path */
     const char *output;         /* -o: the ONNX file (no backend) or the output folder */
+    /* Numeric checks with the reference interpreter (see mof/verify.h). Both run the
+     * models on check_inputs sets of random inputs (set k made with check_seed + k,
+     * after the input shape pins) and compare outputs elementwise:
+     * |got - ref| <= atol + rtol * |ref|, where a pass flagged
+     * MOF_PASS_CHANGES_NUMERICS raises rtol to its declared tolerance. */
+    bool check;                 /* before writing anything, compare the final model with
+                                   the input model (rtol raised to the largest tolerance
+                                   declared by the passes that ran); past tolerance the
+                                   run fails with MOF_ERR_VERIFY and writes nothing */
+    bool check_each;            /* after each pass, compare the model with the model
+                                   before it; the first pass past tolerance is named, the
+                                   model is restored, a reproducer is written beside
+                                   `output` (<output>.before-<pass>.onnx, the model before
+                                   the pass, and <output>.repro-<pass>.xml, a one-pass
+                                   pipeline) and the run stops (or, with keep_going, goes
+                                   on without it) with MOF_ERR_VERIFY; implies check */
+    size_t check_inputs;        /* random input sets (MOF_VERIFY_DEFAULT_SETS: 3) */
+    uint64_t check_seed;        /* 0 */
+    double rtol;                /* MOF_VERIFY_DEFAULT_RTOL: 1e-4 */
+    double atol;                /* MOF_VERIFY_DEFAULT_ATOL: 1e-5 */
 } mof_run_options;
 
 MOF_API void mof_run_options_init(mof_run_options *opts);
