@@ -14,3 +14,8 @@ formats/onnx/onnx.pb-c.c formats/onnx/onnx.pb-c.h: $(ONNX_PROTO)
 	  formats/onnx/proto/onnx.proto
 BUILT_SOURCES += formats/onnx/onnx.pb-c.c formats/onnx/onnx.pb-c.h
 CLEANFILES += formats/onnx/onnx.pb-c.c formats/onnx/onnx.pb-c.h formats/onnx/proto/onnx.proto
+
+# The ONNX textual syntax (onnx.parser / onnx.printer): printer, parser and .onnxtxt
+# files; the SDK header is core/include/mof/text.h.
+libmof_la_SOURCES += \
+	formats/text/onnx_text.c formats/text/onnx_text.h formats/text/load_text.c

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <mof/io.h>
+#include <mof/text.h>
 
 #include "onnx_private.h"
 
@@ -1566,6 +1567,8 @@ mof_model *mof_model_load(mof_context *ctx, const char *path)
         mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, NULL, "no model file given");
         return NULL;
     }
+    if (mof_path_is_text_model(path))
+        return mof_model_load_text(ctx, path);
     loader L = {.ctx = ctx, .file = path};
     mof_model *m = NULL;
     char *dir = NULL;

@@ -603,6 +603,53 @@ static bool build_listings(saver *S, const mof_listing *list, size_t n,
     return true;
 }
 
+/* The graph's value_info: its listings, then every node output that a pass typed (shape
+ * inference) but no list names, in node order, so the saved model carries what was
+ * inferred. A loaded model types only listed values, so a round trip is unchanged. */
+static bool build_value_infos(saver *S, const mof_graph *g, Onnx__GraphProto *gp)
+{
+    mof_map listed;
+    mof_map_init(&listed);
+    bool ok = true;
+    for (size_t i = 0; i < g->n_value_infos && ok; i++)
+        ok = mof_map_put(&listed, g->value_infos[i].value->name, g->value_infos[i].value);
+    if (!ok) {
+        mof_map_free(&listed);
+        save_fail(S, MOF_ERR_NOMEM, "out of memory while writing the model");
+        return false;
+    }
+    size_t n = g->n_value_infos;
+    for (const mof_node *nd = g->first; nd; nd = nd->next) {
+        for (size_t k = 0; k < nd->n_outputs; k++) {
+            const mof_value *v = nd->outputs[k];
+            n += v && v->type.kind != MOF_TYPE_NONE && !v->n_output_refs &&
+                 !mof_map_get(&listed, v->name);
+        }
+    }
+    /* s_array and build_listing report their own failures. */
+    Onnx__ValueInfoProto **vis = s_array(S, n, sizeof(*vis));
+    ok = vis != NULL;
+    for (size_t i = 0; i < g->n_value_infos && ok; i++)
+        ok = (vis[i] = build_listing(S, &g->value_infos[i])) != NULL;
+    size_t j = g->n_value_infos;
+    for (const mof_node *nd = g->first; nd && ok; nd = nd->next) {
+        for (size_t k = 0; k < nd->n_outputs && ok; k++) {
+            mof_value *v = nd->outputs[k];
+            if (v && v->type.kind != MOF_TYPE_NONE && !v->n_output_refs &&
+                !mof_map_get(&listed, v->name)) {
+                mof_listing l = {.value = v};
+                ok = (vis[j++] = build_listing(S, &l)) != NULL;
+            }
+        }
+    }
+    mof_map_free(&listed);
+    if (!ok)
+        return false;
+    gp->value_info = vis;
+    gp->n_value_info = n;
+    return true;
+}
+
 static Onnx__GraphProto *build_graph(saver *S, const mof_graph *g)
 {
     Onnx__GraphProto *gp = new_msg(S, &onnx__graph_proto__descriptor, &g->extra);
@@ -629,8 +676,7 @@ static Onnx__GraphProto *build_graph(saver *S, const mof_graph *g)
     gp->n_initializer = g->n_initializers;
     if (!build_listings(S, g->inputs, g->n_inputs, &gp->input, &gp->n_input) ||
         !build_listings(S, g->outputs, g->n_outputs, &gp->output, &gp->n_output) ||
-        !build_listings(S, g->value_infos, g->n_value_infos, &gp->value_info,
-                        &gp->n_value_info))
+        !build_value_infos(S, g, gp))
         return NULL;
     return gp;
 }

@@ -17,7 +17,8 @@
 extern "C" {
 #endif
 
-/* Loads an ONNX model file. On error returns NULL after reporting one diagnostic that
+/* Loads an ONNX model file (the ONNX text syntax when its name ends in ".onnxtxt",
+ * see <mof/text.h>). On error returns NULL after reporting one diagnostic that
  * names the file (truncated, corrupt, not ONNX, empty, external data refused, ...). */
 MOF_API mof_model *mof_model_load(mof_context *ctx, const char *path);
 /* Loads a model from memory; name is used in messages, base_dir (may be NULL: no
