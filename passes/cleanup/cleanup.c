@@ -288,14 +288,31 @@ static const mof_pass_desc dead_code_pass = {
     .run = dead_code_run,
 };
 
+/* Defined in fold.c and shapes.c. */
+extern const mof_pass_desc cleanup_fold_constants_pass;
+extern const mof_pass_desc cleanup_infer_shapes_pass;
+/* Defined in simplify.c. */
+extern const mof_pass_desc cleanup_cse_pass;
+extern const mof_pass_desc cleanup_merge_initializers_pass;
+extern const mof_pass_desc cleanup_eliminate_noops_pass;
+extern const mof_pass_desc cleanup_merge_consecutive_pass;
+
 static mof_status register_cleanup(mof_registrar *r)
 {
-    mof_status st = mof_register_pass(r, &eliminate_identity_pass);
-    if (st != MOF_OK)
-        return st;
-    return mof_register_pass(r, &dead_code_pass);
+    const mof_pass_desc *const passes[] = {
+        &eliminate_identity_pass, &dead_code_pass, &cleanup_fold_constants_pass,
+        &cleanup_infer_shapes_pass, &cleanup_cse_pass, &cleanup_merge_initializers_pass,
+        &cleanup_eliminate_noops_pass, &cleanup_merge_consecutive_pass,
+    };
+    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+        mof_status st = mof_register_pass(r, passes[i]);
+        if (st != MOF_OK)
+            return st;
+    }
+    return MOF_OK;
 }
 
 MOF_PLUGIN_DEFINE("cleanup", MOF_VERSION_STRING,
-                  "graph cleanup: identity and dropout elimination, dead code removal",
+                  "graph cleanup: identity and dropout elimination, dead code removal, "
+                  "constant folding, shape inference",
                   "MIT", register_cleanup)
