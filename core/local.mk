@@ -13,7 +13,8 @@ libmof_la_SOURCES = \
 	core/print.c core/print.h \
 	core/sha256.c core/sha256.h \
 	core/pipeline.c core/pipeline_private.h \
-	core/passmgr.c
+	core/passmgr.c \
+	core/verify.c
 nodist_libmof_la_SOURCES = core/pipeline_rng.c
 libmof_la_CPPFLAGS = $(AM_CPPFLAGS) -DMOF_BUILDING_LIBMOF
 libmof_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(LIBXML2_CFLAGS)
@@ -26,7 +27,8 @@ mofincludedir = $(includedir)/mof
 mofinclude_HEADERS = \
 	core/include/mof/mof.h core/include/mof/common.h core/include/mof/context.h \
 	core/include/mof/ir.h core/include/mof/io.h core/include/mof/plugin.h \
-	core/include/mof/host.h core/include/mof/pipeline.h
+	core/include/mof/host.h core/include/mof/pipeline.h core/include/mof/verify.h \
+	core/include/mof/fused.h
 nodist_mofinclude_HEADERS = core/include/mof/version.h
 pkgconfig_DATA += core/mof.pc
 
@@ -55,8 +57,12 @@ EXTRA_DIST += core/mof.pc.in core/include/mof/version.h.in
 
 # The reference interpreter and shape inference.
 libmof_la_SOURCES += \
-	core/interp/op.h core/interp/interp.c core/interp/registry.c core/interp/infer.c \
-	core/interp/kernel_util.c core/interp/gemm.c \
+	core/interp/op.h core/interp/kernel.h core/interp/interp.c core/interp/registry.c \
+	core/interp/infer.c core/interp/kernel_util.c core/interp/gemm.c \
 	core/interp/ops_elementwise.c core/interp/ops_reduce.c core/interp/ops_control.c \
-	core/interp/ops_nn.c core/interp/ops_shape.c core/interp/ops_quant.c
+	core/interp/ops_nn.c core/interp/ops_shape.c core/interp/ops_quant.c \
+	core/interp/ops_mof.c core/interp/ops_layout.c \
+	core/interp/ops_einsum.c core/interp/ops_detect.c
 mofinclude_HEADERS += core/include/mof/interp.h
+# The ONNX text syntax (formats/text/, see formats/local.mk).
+mofinclude_HEADERS += core/include/mof/text.h

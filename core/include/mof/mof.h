@@ -23,7 +23,10 @@
  * Headers: common.h (status, element types), context.h (diagnostics), ir.h (the graph
  * IR and its mutation API), io.h (ONNX files), plugin.h (writing passes and backends),
  * host.h (loading plugins), pipeline.h (pipelines and the pass manager), interp.h
- * (the reference interpreter and shape inference). */
+ * (the reference interpreter and shape inference), verify.h (random and stored inputs,
+ * comparing the outputs of two models: numeric verification), fused.h (the operators
+ * of the "mof" domain that the fusion passes write), text.h (models in the
+ * ONNX textual syntax: printing, parsing, .onnxtxt files). */
 #ifndef MOF_MOF_H
 #define MOF_MOF_H
 
@@ -36,5 +39,8 @@
 #include <mof/host.h>
 #include <mof/pipeline.h>
 #include <mof/interp.h>
+#include <mof/verify.h>
+#include <mof/fused.h>
+#include <mof/text.h>
 
 #endif
