@@ -19,3 +19,6 @@ include tests/cli.mk
 include tests/interp.mk
 include tests/nn.mk
 include tests/shapeops.mk
+include tests/crosscheck.mk
+include tests/verify.mk
+include tests/text.mk
