@@ -62,6 +62,9 @@ enum {
     OPT_TIME,
     OPT_JSON,
     OPT_EXPECT,
+    OPT_EXPLAIN,
+    OPT_REPORT,
+    OPT_MAX_ELEMENTS,
 };
 
 struct option_def {
@@ -254,6 +257,12 @@ static const char run_help[] =
     "      --keep-going          after a pass fails (it is rolled back), go on; the\n"
     "                            exit status is still 1\n"
     "      --no-metadata         record no mof.* provenance in the model's metadata\n"
+    "      --explain             set explain=true on every pass of the pipeline that\n"
+    "                            has that parameter: patterns that almost matched are\n"
+    "                            noted with the check that failed\n"
+    "      --report=FILE         also write the run report to FILE as JSON: pipeline,\n"
+    "                            model, steps (pass, line, iteration, status, seconds,\n"
+    "                            nodes before and after, stats, output) and notes\n"
     "  -q, --quiet               print no report and no notes, only problems\n"
     "  -h, --help                show this help\n"
     "\n"
@@ -337,6 +346,21 @@ static const char info_help[] =
     "and size, and how often each operator occurs.\n"
     "\n"
     "Options:\n"
+    "  -h, --help                show this help\n";
+
+static const char print_help[] =
+    "Usage: mof print [OPTION]... MODEL\n"
+    "\n"
+    "Prints the model MODEL (ONNX, or ONNX text) in the ONNX textual syntax, the one\n"
+    "that onnx.parser reads and onnx.printer writes, on standard output. Constants\n"
+    "(initializers and tensor attributes) with more than N elements are shown without\n"
+    "their data, as 'float[64,3,7,7] w = ...'; such text cannot be read back. Saved as\n"
+    "a .onnxtxt file, text with every constant in full is a model mof reads wherever\n"
+    "it reads an ONNX file.\n"
+    "\n"
+    "Options:\n"
+    "      --max-elements=N      write constants of up to N elements in full (default\n"
+    "                            16; 'all' for every constant)\n"
     "  -h, --help                show this help\n";
 
 static const char validate_help[] =
@@ -611,6 +635,8 @@ static const struct option_def run_options[] = {
     { "verify-each", 0, false, OPT_VERIFY_EACH },
     { "keep-going", 0, false, OPT_KEEP_GOING },
     { "no-metadata", 0, false, OPT_NO_METADATA },
+    { "explain", 0, false, OPT_EXPLAIN },
+    { "report", 0, true, OPT_REPORT },
     { "quiet", 'q', false, OPT_QUIET },
     { "check", 0, false, OPT_CHECK },
     { "check-each", 0, false, OPT_CHECK_EACH },
@@ -668,8 +694,9 @@ struct run_args {
     const char *model_file;
     const char *output;
     const char *print_after;
+    const char *report_file;  /* --report: the run report as JSON */
     struct strlist sets, input_shapes, plugin_dirs;
-    bool time_passes, verify_each, keep_going, no_metadata, quiet;
+    bool time_passes, verify_each, keep_going, no_metadata, quiet, explain;
     bool check, check_each;
     const char *check_only;   /* a check option given without --check or --check-each */
     size_t check_inputs;
@@ -726,6 +753,12 @@ static int parse_run_args(struct args *a, struct run_args *r)
         case OPT_NO_METADATA:
             r->no_metadata = true;
             break;
+        case OPT_EXPLAIN:
+            r->explain = true;
+            break;
+        case OPT_REPORT:
+            r->report_file = arg;
+            break;
         case OPT_QUIET:
             r->quiet = true;
             break;
@@ -771,6 +804,8 @@ static int parse_run_args(struct args *a, struct run_args *r)
             status = usage_error(a, "missing the output: -o OUT");
         else if (!*r->output)
             status = usage_error(a, "the output name is empty");
+        else if (r->report_file && !*r->report_file)
+            status = usage_error(a, "the report file name is empty");
     }
     if (status == EXIT_OK) {
         if (r->pass_list) {
@@ -799,6 +834,147 @@ static int check_print_after(const struct args *a, const mof_context *ctx, const
     return unknown_name(a, ctx, "pass", pass);
 }
 
+/* --explain: sets PASS.explain=true for every pass that declares a bool `explain`
+ * parameter and that the pipeline runs. The library lists no pipeline's steps, so each
+ * such pass is tried with the diagnostics silenced: a pass the pipeline does not run
+ * is refused ("no step of the pipeline runs it"), and those refusals are then dropped.
+ * Only diagnostics already printed are cleared. */
+static int set_explain(struct cli *c, mof_pipeline *p)
+{
+    int status = EXIT_OK;
+    mof_context_set_diag_handler(c->ctx, NULL, NULL);
+    size_t n = mof_context_n_passes(c->ctx);
+    for (size_t i = 0; i < n && status == EXIT_OK; i++) {
+        const mof_pass_desc *pd = mof_context_pass(c->ctx, i, NULL);
+        if (!pd || !pd->params || mof_context_find_pass(c->ctx, pd->name) != pd)
+            continue;   /* shadowed by a plugin of the same name found first */
+        for (const mof_param_desc *pp = pd->params; pp->name; pp++) {
+            if (strcmp(pp->name, "explain") != 0 || pp->type != MOF_PARAM_BOOL)
+                continue;
+            size_t len = strlen(pd->name) + sizeof ".explain=true";
+            char *assignment = malloc(len);
+            if (!assignment) {
+                status = out_of_memory();
+                break;
+            }
+            snprintf(assignment, len, "%s.explain=true", pd->name);
+            if (mof_pipeline_set(p, assignment) == MOF_ERR_NOMEM)
+                status = out_of_memory();
+            free(assignment);
+            break;
+        }
+    }
+    mof_context_clear_diags(c->ctx);
+    mof_context_set_diag_handler(c->ctx, print_diag, c);
+    return status;
+}
+
+/* Writes s as a JSON string. */
+static void json_string(FILE *out, const char *s)
+{
+    if (!s) {
+        fputs("null", out);
+        return;
+    }
+    fputc('"', out);
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+        switch (*u) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*u < 0x20)
+                fprintf(out, "\\u%04x", *u);
+            else
+                fputc(*u, out);
+        }
+    }
+    fputc('"', out);
+}
+
+/* A JSON number for a time: finite, never negative. */
+static void json_seconds(FILE *out, double s)
+{
+    fprintf(out, "%.9f", isfinite(s) && s > 0 ? s : 0.0);
+}
+
+static const char *step_status_name(const mof_step_report *st)
+{
+    if (st->status == MOF_OK)
+        return st->is_backend ? "written" : "changed";
+    if (st->status == MOF_UNCHANGED)
+        return "unchanged";
+    return "failed";
+}
+
+static void write_report_body(FILE *out, const struct run_args *r, const mof_pipeline *p,
+                              const mof_run_report *report)
+{
+    fputs("{\n  \"pipeline\": {\"name\": ", out);
+    json_string(out, mof_pipeline_name(p));
+    fputs(", \"file\": ", out);
+    json_string(out, r->pipeline_file);
+    fputs(", \"passes\": ", out);
+    json_string(out, r->pass_list);
+    fputs(", \"sha256\": ", out);
+    json_string(out, mof_pipeline_hash(p));
+    fputs("},\n  \"model\": ", out);
+    json_string(out, r->model_file);
+    fputs(",\n  \"output\": ", out);
+    json_string(out, r->output);
+    fputs(",\n  \"steps\": [", out);
+    size_t n = mof_run_report_n_steps(report);
+    for (size_t i = 0; i < n; i++) {
+        const mof_step_report *st = mof_run_report_step(report, i);
+        fputs(i ? ",\n    " : "\n    ", out);
+        fputs("{\"pass\": ", out);
+        json_string(out, st->pass);
+        fprintf(out, ", \"backend\": %s, \"line\": %u, \"iteration\": %u, \"status\": ",
+                st->is_backend ? "true" : "false", st->line, st->iteration);
+        json_string(out, step_status_name(st));
+        if (st->status < 0) {
+            fputs(", \"error\": ", out);
+            json_string(out, mof_status_str(st->status));
+        }
+        fputs(", \"seconds\": ", out);
+        json_seconds(out, st->seconds);
+        fprintf(out, ", \"nodes_before\": %zu, \"nodes_after\": %zu, \"stats\": {",
+                st->nodes_before, st->nodes_after);
+        for (size_t k = 0; k < st->n_stats; k++) {
+            if (k)
+                fputs(", ", out);
+            json_string(out, st->stat_names[k]);
+            fprintf(out, ": %" PRId64, st->stat_values[k]);
+        }
+        fputs("}, \"output\": ", out);
+        json_string(out, st->output);
+        fputc('}', out);
+    }
+    fputs(n ? "\n  ],\n  \"notes\": [" : "],\n  \"notes\": [", out);
+    size_t n_notes = mof_run_report_n_notes(report);
+    for (size_t i = 0; i < n_notes; i++) {
+        fputs(i ? ",\n    " : "\n    ", out);
+        json_string(out, mof_run_report_note(report, i));
+    }
+    fputs(n_notes ? "\n  ]\n}\n" : "]\n}\n", out);
+}
+
+/* --report: writes the run report as one JSON object, through a temporary file renamed
+ * into place. */
+static int write_report_json(struct cli *c, const struct run_args *r, const mof_pipeline *p,
+                             const mof_run_report *report)
+{
+    mof_output *o = mof_output_open_file(c->ctx, r->report_file);
+    if (!o)
+        return EXIT_RUN_FAILED;
+    write_report_body(mof_output_file(o), r, p, report);
+    if (mof_output_commit(o) != MOF_OK)
+        return EXIT_RUN_FAILED;
+    return EXIT_OK;
+}
+
 static int run_pipeline(struct cli *c, const struct args *a, const struct run_args *r)
 {
     int status = load_plugins(c, &r->plugin_dirs);
@@ -816,6 +992,9 @@ static int run_pipeline(struct cli *c, const struct args *a, const struct run_ar
         status = r->pass_list ? EXIT_USAGE : pipeline_failure_status(c->ctx, first_diag);
         goto out;
     }
+    /* --explain goes first, so that --set PASS.explain=false still wins. */
+    if (r->explain)
+        status = set_explain(c, p);
     for (size_t i = 0; i < r->sets.n; i++)
         if (mof_pipeline_set(p, r->sets.items[i]) < 0)
             status = EXIT_USAGE;
@@ -856,6 +1035,12 @@ static int run_pipeline(struct cli *c, const struct args *a, const struct run_ar
         mof_run_report_print(report, stderr, false);
     if (st < 0 || mof_context_n_errors(c->ctx) > errors_before)
         status = EXIT_RUN_FAILED;
+    /* The report is written also for a failed run: it says which step failed. */
+    if (report && r->report_file) {
+        int s = write_report_json(c, r, p, report);
+        if (status == EXIT_OK)
+            status = s;
+    }
 
 out:
     mof_run_report_destroy(report);
@@ -875,6 +1060,11 @@ static int cmd_run(struct args *a)
     if (status == EXIT_OK && same_file(r.output, r.model_file)) {
         fprintf(stderr, "mof run: the output '%s' is the input model; refusing to "
                         "overwrite it\n", r.output);
+        status = EXIT_USAGE;
+    }
+    if (status == EXIT_OK && r.report_file && same_file(r.report_file, r.model_file)) {
+        fprintf(stderr, "mof run: the report '%s' is the input model; refusing to "
+                        "overwrite it\n", r.report_file);
         status = EXIT_USAGE;
     }
     if (status == EXIT_OK) {
@@ -1618,6 +1808,78 @@ static int cmd_info(struct args *a)
     return status < 0 ? EXIT_OK : status;
 }
 
+/* ------------------------------------------------------------------ mof print */
+
+static const struct option_def print_options[] = {
+    { "max-elements", 0, true, OPT_MAX_ELEMENTS },
+    { "help", 'h', false, OPT_HELP },
+    { 0 }
+};
+
+/* Parses --max-elements: a whole number >= 0, or "all". */
+static int parse_max_elements(const struct args *a, const char *text, size_t *out)
+{
+    if (strcmp(text, "all") == 0) {
+        *out = SIZE_MAX;
+        return EXIT_OK;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end || errno || v > SIZE_MAX)
+        return usage_error(a, "option '--max-elements' needs a whole number >= 0 or "
+                           "'all', not '%s'", text);
+    *out = (size_t)v;
+    return EXIT_OK;
+}
+
+static int cmd_print(struct args *a)
+{
+    const char *model_file = NULL;
+    mof_text_options topts;
+    mof_text_options_init(&topts);
+    topts.max_elements = 16;
+    const char *arg;
+    int id, status = EXIT_OK;
+    while (status == EXIT_OK && (id = args_next(a, print_options, &arg)) != OPT_END) {
+        if (id == OPT_ERROR) {
+            status = EXIT_USAGE;
+        } else if (id == OPT_HELP) {
+            fputs(print_help, stdout);
+            status = -1;
+        } else if (id == OPT_MAX_ELEMENTS) {
+            status = parse_max_elements(a, arg, &topts.max_elements);
+        } else if (id == OPT_POSITIONAL) {
+            if (model_file)
+                status = usage_error(a, "unexpected argument '%s'", arg);
+            model_file = arg;
+        }
+    }
+    if (status == EXIT_OK && !model_file)
+        status = usage_error(a, "missing the MODEL argument");
+    if (status != EXIT_OK)
+        return status < 0 ? EXIT_OK : status;
+
+    struct cli c;
+    status = cli_init(&c, false);
+    if (status == EXIT_OK) {
+        mof_model *m = mof_model_load(c.ctx, model_file);
+        if (!m) {
+            status = EXIT_BAD_INPUT;
+        } else {
+            char *text = mof_model_print_text(m, &topts);
+            if (!text)
+                status = out_of_memory();
+            else
+                fputs(text, stdout);
+            free(text);
+            mof_model_destroy(m);
+        }
+    }
+    cli_fini(&c);
+    return status;
+}
+
 /* ------------------------------------------------------------------ mof validate */
 
 static const struct option_def validate_options[] = {
@@ -1994,6 +2256,7 @@ static const struct command commands[] = {
     { "verify", "REFERENCE MODEL", "compare two models on the same inputs", verify_help,
       cmd_verify },
     { "info", "MODEL...", "describe a model", info_help, cmd_info },
+    { "print", "MODEL", "print a model in the ONNX text syntax", print_help, cmd_print },
     { "validate", "PIPELINE...", "check pipeline files without running them", validate_help,
       cmd_validate },
     { "plugins", "", "list the plugins found and where they were searched", plugins_help,

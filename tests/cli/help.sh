@@ -2,7 +2,7 @@
 # help.sh: mof --help, --version, the help of every command, and the man page.
 . "$(dirname "$0")/lib.sh"
 
-commands="run info validate plugins passes backends help"
+commands="run info print validate plugins passes backends help"
 
 expect_status 0 "mof --help" --help
 cp "$TMP/stdout" "$TMP/main-help"
