@@ -52,7 +52,7 @@ pkgplugin_LTLIBRARIES += passes/fusion/fusion.la
 passes_fusion_fusion_la_SOURCES = passes/fusion/fusion.c passes/fusion/fusion.h \
 	passes/fusion/conv_bn.c passes/fusion/bias.c passes/fusion/activation.c \
 	passes/fusion/gelu.c passes/fusion/layernorm.c passes/fusion/attention.c \
-	passes/fusion/pad.c
+	passes/fusion/pad.c passes/fusion/softmax.c
 passes_fusion_fusion_la_LDFLAGS = $(AM_LDFLAGS) $(MOF_PLUGIN_LDFLAGS)
 passes_fusion_fusion_la_LIBADD = libmof.la
 MOF_UNINSTALLED_PLUGIN_DIRS += $(abs_top_builddir)/passes/fusion/.libs

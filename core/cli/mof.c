@@ -262,7 +262,8 @@ static const char run_help[] =
     "                            noted with the check that failed\n"
     "      --report=FILE         also write the run report to FILE as JSON: pipeline,\n"
     "                            model, steps (pass, line, iteration, status, seconds,\n"
-    "                            nodes before and after, stats, output) and notes\n"
+    "                            nodes before and after, stats, output), notes and\n"
+    "                            diagnostics (near misses with --explain included)\n"
     "  -q, --quiet               print no report and no notes, only problems\n"
     "  -h, --help                show this help\n"
     "\n"
@@ -909,8 +910,46 @@ static const char *step_status_name(const mof_step_report *st)
     return "failed";
 }
 
+static const char *severity_name(mof_severity s)
+{
+    switch (s) {
+    case MOF_SEVERITY_NOTE: return "note";
+    case MOF_SEVERITY_WARNING: return "warning";
+    case MOF_SEVERITY_ERROR: return "error";
+    }
+    return "unknown";
+}
+
+/* The "diagnostics" array: every diagnostic recorded in ctx from index first on. */
+static void write_report_diags(FILE *out, const mof_context *ctx, size_t first)
+{
+    size_t n = mof_context_n_diags(ctx);
+    if (first > n)
+        first = n;
+    fputs(",\n  \"diagnostics\": [", out);
+    for (size_t i = first; i < n; i++) {
+        const mof_diag *d = mof_context_diag(ctx, i);
+        fputs(i > first ? ",\n    " : "\n    ", out);
+        fputs("{\"severity\": ", out);
+        json_string(out, severity_name(d->severity));
+        fputs(", \"file\": ", out);
+        json_string(out, d->loc.file);
+        fprintf(out, ", \"line\": %u, \"pass\": ", d->loc.line);
+        json_string(out, d->pass);
+        fputs(", \"node\": ", out);
+        json_string(out, d->node);
+        fputs(", \"op_type\": ", out);
+        json_string(out, d->op_type);
+        fputs(", \"message\": ", out);
+        json_string(out, d->message);
+        fputc('}', out);
+    }
+    fputs(n > first ? "\n  ]" : "]", out);
+}
+
 static void write_report_body(FILE *out, const struct run_args *r, const mof_pipeline *p,
-                              const mof_run_report *report)
+                              const mof_run_report *report, const mof_context *ctx,
+                              size_t first_diag)
 {
     fputs("{\n  \"pipeline\": {\"name\": ", out);
     json_string(out, mof_pipeline_name(p));
@@ -958,18 +997,20 @@ static void write_report_body(FILE *out, const struct run_args *r, const mof_pip
         fputs(i ? ",\n    " : "\n    ", out);
         json_string(out, mof_run_report_note(report, i));
     }
-    fputs(n_notes ? "\n  ]\n}\n" : "]\n}\n", out);
+    fputs(n_notes ? "\n  ]" : "]", out);
+    write_report_diags(out, ctx, first_diag);
+    fputs("\n}\n", out);
 }
 
 /* --report: writes the run report as one JSON object, through a temporary file renamed
  * into place. */
 static int write_report_json(struct cli *c, const struct run_args *r, const mof_pipeline *p,
-                             const mof_run_report *report)
+                             const mof_run_report *report, size_t first_diag)
 {
     mof_output *o = mof_output_open_file(c->ctx, r->report_file);
     if (!o)
         return EXIT_RUN_FAILED;
-    write_report_body(mof_output_file(o), r, p, report);
+    write_report_body(mof_output_file(o), r, p, report, c->ctx, first_diag);
     if (mof_output_commit(o) != MOF_OK)
         return EXIT_RUN_FAILED;
     return EXIT_OK;
@@ -984,7 +1025,7 @@ static int run_pipeline(struct cli *c, const struct args *a, const struct run_ar
     mof_pipeline *p = NULL;
     mof_model *model = NULL;
     mof_run_report *report = NULL;
-    size_t first_diag = mof_context_n_diags(c->ctx);
+    size_t first_diag = mof_context_n_diags(c->ctx), report_diags = first_diag;
     p = r->pass_list ? mof_pipeline_parse_list(c->ctx, r->pass_list)
                      : mof_pipeline_load(c->ctx, r->pipeline_file);
     if (!p) {
@@ -1006,6 +1047,8 @@ static int run_pipeline(struct cli *c, const struct args *a, const struct run_ar
     if (status != EXIT_OK)
         goto out;
 
+    /* The report's diagnostics start here: --explain cleared the earlier ones. */
+    report_diags = mof_context_n_diags(c->ctx);
     model = mof_model_load(c->ctx, r->model_file);
     if (!model) {
         status = EXIT_BAD_INPUT;
@@ -1037,7 +1080,7 @@ static int run_pipeline(struct cli *c, const struct args *a, const struct run_ar
         status = EXIT_RUN_FAILED;
     /* The report is written also for a failed run: it says which step failed. */
     if (report && r->report_file) {
-        int s = write_report_json(c, r, p, report);
+        int s = write_report_json(c, r, p, report, report_diags);
         if (status == EXIT_OK)
             status = s;
     }

@@ -10,6 +10,8 @@
  *                     mof.LayerNormalization
  *   fuse-attention    MatMul -> scale -> mask -> Softmax -> MatMul -> mof.Attention
  *   fold-pad          Pad + Conv / AveragePool / MaxPool -> the pads attribute
+ *   fuse-softmax      Exp / ReduceSum (with or without the max subtraction), or
+ *                     Transpose + Softmax + inverse Transpose -> Softmax
  *
  * The fused operators of the "mof" domain are defined in mof/fused.h, and the
  * reference interpreter runs them, so a model after these passes is still checked
@@ -397,7 +399,7 @@ static mof_status register_fusion(mof_registrar *reg)
     const mof_pass_desc *const passes[] = {
         &fusion_conv_bn_pass,   &fusion_bias_pass,      &fusion_matmul_add_pass,
         &fusion_activation_pass, &fusion_gelu_pass,     &fusion_layernorm_pass,
-        &fusion_attention_pass, &fusion_fold_pad_pass,
+        &fusion_attention_pass, &fusion_fold_pad_pass,  &fusion_softmax_pass,
     };
     for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
         mof_status st = mof_register_pass(reg, passes[i]);
@@ -409,5 +411,5 @@ static mof_status register_fusion(mof_registrar *reg)
 
 MOF_PLUGIN_DEFINE("fusion", MOF_VERSION_STRING,
                   "operator fusion: conv+batchnorm folding, bias and activation fusion, "
-                  "GELU, layer norm and attention fusion, pad folding",
+                  "GELU, layer norm, attention and softmax fusion, pad folding",
                   "MIT", register_fusion)

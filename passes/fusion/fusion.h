@@ -147,5 +147,6 @@ extern const mof_pass_desc fusion_gelu_pass;
 extern const mof_pass_desc fusion_layernorm_pass;
 extern const mof_pass_desc fusion_attention_pass;
 extern const mof_pass_desc fusion_fold_pad_pass;
+extern const mof_pass_desc fusion_softmax_pass;
 
 #endif

@@ -58,10 +58,13 @@ EOT
 expect_status 0 "a near miss without --explain" run --passes=fuse-matmul-add,dead-code \
     "$TMP/near.onnxtxt" -o "$TMP/near1.onnx"
 expect_no_match stderr 'not fused' "no near-miss note without --explain"
-expect_status 0 "a near miss with --explain" run --explain \
+expect_status 0 "a near miss with --explain" run --explain --report="$TMP/near2.json" \
     --passes=fuse-matmul-add,dead-code "$TMP/near.onnxtxt" -o "$TMP/near2.onnx"
 expect_match stderr "note: .*MatMul -> Add not fused.*graph output" \
     "--explain notes the near miss and why"
+expect_match "$TMP/near2.json" \
+    '"severity": "note".*"pass": "fuse-matmul-add".*"message": "MatMul -> Add not fused.*graph output' \
+    "the --report JSON lists the near-miss note among its diagnostics"
 expect_status 0 "--set PASS.explain=false overrides --explain" run --explain \
     --set=fuse-matmul-add.explain=false --passes=fuse-matmul-add "$TMP/near.onnxtxt" \
     -o "$TMP/near3.onnx"

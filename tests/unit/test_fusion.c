@@ -1280,13 +1280,171 @@ START_TEST(pad_near_miss_channel_axis)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ fuse-softmax */
+
+/* Y = Exp(X - ReduceMax(X, [axis])) / ReduceSum(that Exp, [axis]) over X [2, 3, 4]
+ * (without the max when !with_max). The axes are attributes, or inputs where the
+ * opset says so (ReduceSum from 13, ReduceMax from 18). */
+static void softmax_model(struct fixture *f, int64_t opset, int64_t axis, bool with_max)
+{
+    int64_t xd[3] = { 2, 3, 4 };
+    mof_value *x = input(f->g, "X", MOF_DTYPE_FLOAT, 3, xd), *e_in = x;
+    if (with_max) {
+        mof_node *rm = opset >= 18 ? node(f->g, "ReduceMax", "max", 2, x,
+                                          init_ints(f->g, "max_axes", 1, &axis))
+                                   : node(f->g, "ReduceMax", "max", 1, x);
+        if (opset < 18)
+            set_ints(rm, "axes", 1, &axis);
+        e_in = out(node(f->g, "Sub", "shifted", 2, x, out(rm)));
+    }
+    mof_node *e = node(f->g, "Exp", "e", 1, e_in);
+    mof_node *rs = opset >= 13 ? node(f->g, "ReduceSum", "sum", 2, out(e),
+                                      init_ints(f->g, "sum_axes", 1, &axis))
+                               : node(f->g, "ReduceSum", "sum", 1, out(e));
+    if (opset < 13)
+        set_ints(rs, "axes", 1, &axis);
+    typed_output(f->g, out(node(f->g, "Div", "Y", 2, out(e), out(rs))), 3, xd);
+}
+
+START_TEST(softmax_decomposed_any_axis_at_opset_13)
+{
+    static const int64_t opsets[] = { 13, 18 };
+    for (size_t i = 0; i < 2; i++) {
+        struct fixture f;
+        fixture_init(&f, opsets[i]);
+        softmax_model(&f, opsets[i], 1, true);
+        reload(&f);
+        snapshot(&f);
+        ck_assert_int_eq(run(&f, "fuse-softmax"), MOF_OK);
+        ck_assert_int_eq(stat_of(&f, "softmax-decomposed"), 1);
+        ck_assert_uint_eq(mof_graph_n_nodes(f.g), 1);
+        mof_node *s = the_op(f.g, "Softmax");
+        ck_assert_str_eq(mof_node_domain(s), "");
+        ck_assert_int_eq(mof_node_attr_int(s, "axis", 99), 1);
+        ck_assert_str_eq(mof_value_name(mof_node_input(s, 0)), "X");
+        ck_assert_str_eq(mof_value_name(out(s)), "Y");
+        ck_assert(has_origin(s, "max") && has_origin(s, "shifted") && has_origin(s, "e") &&
+                  has_origin(s, "sum") && has_origin(s, "Y"));
+        check_outputs_kept(&f);
+        check_equivalent(&f);
+        fixture_free(&f);
+    }
+}
+END_TEST
+
+START_TEST(softmax_without_max_last_axis_before_opset_13)
+{
+    struct fixture f;
+    fixture_init(&f, 11);
+    softmax_model(&f, 11, -1, false);
+    snapshot(&f);
+    ck_assert_int_eq(run(&f, "fuse-softmax"), MOF_OK);
+    ck_assert_uint_eq(mof_graph_n_nodes(f.g), 1);
+    mof_node *s = the_op(f.g, "Softmax");
+    ck_assert_int_eq(mof_node_attr_int(s, "axis", 99), 2);
+    ck_assert_str_eq(mof_value_name(mof_node_input(s, 0)), "X");
+    check_outputs_kept(&f);
+    check_equivalent(&f);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(softmax_max_with_other_use_stays)
+{
+    /* The max is also a graph output: the Softmax reads the Sub's result. */
+    struct fixture f;
+    fixture_init(&f, 13);
+    softmax_model(&f, 13, 2, true);
+    for (mof_node *n = mof_graph_first_node(f.g); n; n = mof_node_next(n))
+        if (!strcmp(mof_node_name(n), "max"))
+            output(f.g, out(n));
+    snapshot(&f);
+    ck_assert_int_eq(run(&f, "fuse-softmax"), MOF_OK);
+    ck_assert_uint_eq(mof_graph_n_nodes(f.g), 3);
+    mof_node *s = the_op(f.g, "Softmax");
+    ck_assert_str_eq(mof_value_name(mof_node_input(s, 0)), "shifted");
+    ck_assert_int_eq(mof_node_attr_int(s, "axis", 99), 2);
+    check_outputs_kept(&f);
+    check_equivalent(&f);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(softmax_transposed_as_pytorch_exports_it)
+{
+    struct fixture f;
+    fixture_init(&f, 13);
+    int64_t xd[3] = { 2, 3, 4 }, yd[3] = { 2, 3, 4 };
+    mof_value *x = input(f.g, "X", MOF_DTYPE_FLOAT, 3, xd);
+    mof_node *t1 = node(f.g, "Transpose", "t1", 1, x);
+    set_ints(t1, "perm", 3, (const int64_t[]){ 1, 2, 0 });
+    mof_node *sm = node(f.g, "Softmax", "sm", 1, out(t1));
+    ck_assert_int_eq(mof_node_set_attr_int(sm, "axis", 2), MOF_OK);
+    mof_node *t2 = node(f.g, "Transpose", "Y", 1, out(sm));
+    set_ints(t2, "perm", 3, (const int64_t[]){ 2, 0, 1 });
+    typed_output(f.g, out(t2), 3, yd);
+    reload(&f);
+    snapshot(&f);
+    ck_assert_int_eq(run(&f, "fuse-softmax"), MOF_OK);
+    ck_assert_int_eq(stat_of(&f, "softmax-transposed"), 1);
+    ck_assert_uint_eq(mof_graph_n_nodes(f.g), 1);
+    mof_node *s = the_op(f.g, "Softmax");
+    ck_assert_int_eq(mof_node_attr_int(s, "axis", 99), 0);
+    ck_assert_str_eq(mof_value_name(mof_node_input(s, 0)), "X");
+    ck_assert_str_eq(mof_value_name(out(s)), "Y");
+    ck_assert(has_origin(s, "t1") && has_origin(s, "sm") && has_origin(s, "Y"));
+    check_outputs_kept(&f);
+    check_equivalent(&f);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(softmax_near_misses)
+{
+    /* Before opset 13 a reduction over a middle axis is not a Softmax. */
+    struct fixture f;
+    fixture_init(&f, 11);
+    softmax_model(&f, 11, 1, true);
+    ck_assert_int_eq(run(&f, "fuse-softmax(explain=true)"), MOF_UNCHANGED);
+    ck_assert_int_eq(stat_of(&f, "near-misses"), 1);
+    assert_note(&f, "node 'Y' (Div): Exp / ReduceSum (softmax) not fused");
+    assert_note(&f, "the reduced axis 1 is not the last one");
+    fixture_free(&f);
+
+    /* The Exp's output is read outside the pattern. */
+    fixture_init(&f, 13);
+    softmax_model(&f, 13, 1, false);
+    for (mof_node *n = mof_graph_first_node(f.g); n; n = mof_node_next(n))
+        if (!strcmp(mof_node_name(n), "e"))
+            output(f.g, out(n));
+    ck_assert_int_eq(run(&f, "fuse-softmax(explain=true)"), MOF_UNCHANGED);
+    assert_note(&f, "Exp output 'e' is a graph output");
+    fixture_free(&f);
+
+    /* The second Transpose does not undo the first. */
+    fixture_init(&f, 13);
+    int64_t xd[3] = { 2, 3, 4 };
+    mof_value *x = input(f.g, "X", MOF_DTYPE_FLOAT, 3, xd);
+    mof_node *t1 = node(f.g, "Transpose", "t1", 1, x);
+    set_ints(t1, "perm", 3, (const int64_t[]){ 1, 2, 0 });
+    mof_node *sm = node(f.g, "Softmax", "sm", 1, out(t1));
+    mof_node *t2 = node(f.g, "Transpose", "Y", 1, out(sm));
+    set_ints(t2, "perm", 3, (const int64_t[]){ 1, 2, 0 });
+    output(f.g, out(t2));
+    ck_assert_int_eq(run(&f, "fuse-softmax(explain=true)"), MOF_UNCHANGED);
+    assert_note(&f, "node 'Y' (Transpose): Transpose -> Softmax -> Transpose not fused, 3 of "
+                    "3 nodes matched: the second Transpose does not undo the first");
+    fixture_free(&f);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ every pass */
 
 START_TEST(nothing_to_do_is_unchanged)
 {
     static const char *const passes[] = {
         "fuse-conv-bn", "fuse-bias", "fuse-matmul-add", "fuse-activation",
-        "fuse-gelu", "fuse-layernorm", "fuse-attention", "fold-pad",
+        "fuse-gelu", "fuse-layernorm", "fuse-attention", "fold-pad", "fuse-softmax",
     };
     struct fixture f;
     fixture_init(&f, 13);
@@ -1447,6 +1605,13 @@ static Suite *fusion_suite(void)
     tc = tcase_create("pad");
     tcase_add_test(tc, pad_folds_into_conv_and_pools);
     tcase_add_test(tc, pad_near_miss_channel_axis);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("softmax");
+    tcase_add_test(tc, softmax_decomposed_any_axis_at_opset_13);
+    tcase_add_test(tc, softmax_without_max_last_axis_before_opset_13);
+    tcase_add_test(tc, softmax_max_with_other_use_stays);
+    tcase_add_test(tc, softmax_transposed_as_pytorch_exports_it);
+    tcase_add_test(tc, softmax_near_misses);
     suite_add_tcase(s, tc);
     tc = tcase_create("all");
     tcase_add_test(tc, nothing_to_do_is_unchanged);
