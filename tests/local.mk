@@ -10,6 +10,7 @@ AM_TESTS_ENVIRONMENT = \
 	top_srcdir='$(abs_top_srcdir)'; top_builddir='$(abs_top_builddir)'; \
 	export top_srcdir top_builddir;
 EXTRA_DIST += tests/unit/testutil.h
+EXTRA_DIST += tests/unit/passtest.h
 
 include tests/ir.mk
 include tests/onnx.mk

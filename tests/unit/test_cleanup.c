@@ -15,6 +15,7 @@
 #include <mof/mof.h>
 
 #include "testutil.h"
+#include "passtest.h"
 
 const mof_plugin_desc *mof_plugin_entry_cleanup(void);
 
@@ -239,12 +240,6 @@ static struct pb model_bytes(struct graph *g, int64_t opset)
 
 /* ------------------------------------------------------------------ running passes */
 
-struct fixture {
-    mof_context *ctx;
-    mof_model *model;
-    mof_run_report *report;
-};
-
 static void fixture_load(struct fixture *f, struct graph *g, int64_t opset)
 {
     memset(f, 0, sizeof *f);
@@ -292,46 +287,9 @@ static mof_status run(struct fixture *f, const char *passes)
     return MOF_ERR_INTERNAL;
 }
 
-/* A statistic of the last run, summed over its steps. */
-static int64_t stat_of(const struct fixture *f, const char *name)
-{
-    int64_t sum = 0;
-    for (size_t i = 0; i < mof_run_report_n_steps(f->report); i++) {
-        const mof_step_report *s = mof_run_report_step(f->report, i);
-        for (size_t j = 0; j < s->n_stats; j++)
-            if (strcmp(s->stat_names[j], name) == 0)
-                sum += s->stat_values[j];
-    }
-    return sum;
-}
-
-static void fixture_free(struct fixture *f)
-{
-    mof_run_report_destroy(f->report);
-    mof_model_destroy(f->model);
-    mof_context_destroy(f->ctx);
-}
-
 static mof_graph *main_graph(const struct fixture *f)
 {
     return mof_model_graph(f->model);
-}
-
-/* How many nodes of op_type g holds (not counting subgraphs). */
-static size_t count_op(const mof_graph *g, const char *op_type)
-{
-    size_t n = 0;
-    for (mof_node *node = mof_graph_first_node(g); node; node = mof_node_next(node))
-        n += strcmp(mof_node_op_type(node), op_type) == 0;
-    return n;
-}
-
-static mof_node *find_node(const mof_graph *g, const char *name)
-{
-    for (mof_node *node = mof_graph_first_node(g); node; node = mof_node_next(node))
-        if (strcmp(mof_node_name(node), name) == 0)
-            return node;
-    return NULL;
 }
 
 static mof_graph *subgraph(const struct fixture *f, const char *node_name, const char *attr)

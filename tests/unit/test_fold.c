@@ -16,37 +16,15 @@
 #include <mof/mof.h>
 
 #include "testutil.h"
+#include "passtest.h"
 
 const mof_plugin_desc *mof_plugin_entry_cleanup(void);
 
 /* ------------------------------------------------------------------ building models */
 
-struct fixture {
-    mof_context *ctx;
-    mof_model *model;
-    mof_model *before;      /* a copy taken by snapshot(), for numeric checks */
-    mof_run_report *report;
-    mof_graph *g;           /* the main graph */
-};
-
 static void fixture_init(struct fixture *f)
 {
-    memset(f, 0, sizeof *f);
-    f->ctx = mof_context_create();
-    ck_assert_ptr_nonnull(f->ctx);
-    ck_assert_status(f->ctx, mof_context_add_static_plugin(f->ctx, mof_plugin_entry_cleanup),
-                     MOF_OK);
-    f->model = mof_model_create(f->ctx);
-    ck_assert_ptr_nonnull(f->model);
-    f->g = mof_model_graph(f->model);
-}
-
-static void fixture_free(struct fixture *f)
-{
-    mof_run_report_destroy(f->report);
-    mof_model_destroy(f->before);
-    mof_model_destroy(f->model);
-    mof_context_destroy(f->ctx);
+    passtest_fixture_init(f, mof_plugin_entry_cleanup);
 }
 
 /* A graph input; dims < 0 take the symbol of the same index in syms (may be NULL). */
@@ -107,31 +85,6 @@ static void output(mof_graph *g, mof_value *v)
     ck_assert_int_eq(mof_graph_add_output(g, v), MOF_OK);
 }
 
-/* Keeps a copy of the model as it is now, for check_equivalent(). */
-static void snapshot(struct fixture *f)
-{
-    ck_assert_status(f->ctx, mof_graph_verify(f->ctx, f->g), MOF_OK);
-    mof_model_destroy(f->before);
-    f->before = mof_model_dup(f->model);
-    ck_assert_ptr_nonnull(f->before);
-}
-
-/* Saves the model as ONNX and reads it back in its place, as `mof run` output is. */
-static void reload(struct fixture *f)
-{
-    void *buf = NULL;
-    size_t size = 0;
-    ck_assert_status(f->ctx, mof_model_save_buffer(f->model, &buf, &size), MOF_OK);
-    mof_model *back = mof_model_load_buffer(f->ctx, buf, size, "reloaded.onnx", NULL);
-    free(buf);
-    if (!back)
-        mof_test_print_diags(f->ctx);
-    ck_assert_ptr_nonnull(back);
-    mof_model_destroy(f->model);
-    f->model = back;
-    f->g = mof_model_graph(back);
-}
-
 /* ------------------------------------------------------------------ running passes */
 
 /* Runs a one-line pass list (with an optional input-shape pin); returns the status of
@@ -178,35 +131,6 @@ static mof_status run(struct fixture *f, const char *passes)
     return run_pin(f, passes, NULL);
 }
 
-/* A statistic of the last run, summed over its steps. */
-static int64_t stat_of(const struct fixture *f, const char *name)
-{
-    int64_t sum = 0;
-    for (size_t i = 0; i < mof_run_report_n_steps(f->report); i++) {
-        const mof_step_report *s = mof_run_report_step(f->report, i);
-        for (size_t j = 0; j < s->n_stats; j++)
-            if (strcmp(s->stat_names[j], name) == 0)
-                sum += s->stat_values[j];
-    }
-    return sum;
-}
-
-static size_t count_op(const mof_graph *g, const char *op_type)
-{
-    size_t n = 0;
-    for (mof_node *it = mof_graph_first_node(g); it; it = mof_node_next(it))
-        n += strcmp(mof_node_op_type(it), op_type) == 0;
-    return n;
-}
-
-static mof_node *find_node(const mof_graph *g, const char *name)
-{
-    for (mof_node *it = mof_graph_first_node(g); it; it = mof_node_next(it))
-        if (strcmp(mof_node_name(it), name) == 0)
-            return it;
-    return NULL;
-}
-
 /* The float data of a constant value (initializer), asserting its element count. */
 static const float *const_floats(const mof_value *v, int64_t numel)
 {
@@ -218,12 +142,6 @@ static const float *const_floats(const mof_value *v, int64_t numel)
 }
 
 /* ------------------------------------------------------------------ numeric equivalence */
-
-static uint64_t rng_next(uint64_t *state)
-{
-    *state = *state * 6364136223846793005u + 1442695040888963407u;
-    return *state >> 33;
-}
 
 /* A random tensor for graph input v; unknown dims are 3. */
 static mof_tensor *random_input(const mof_value *v, uint64_t *state)
@@ -251,58 +169,33 @@ static mof_tensor *random_input(const mof_value *v, uint64_t *state)
     return t;
 }
 
+/* Asserts that an output has the same type and shape before and after, and floats
+ * within 1e-6 relative (other types: equal). */
+static void compare_output(size_t i, const char *name, const mof_tensor *a_t,
+                           const mof_tensor *b_t, const void *arg)
+{
+    (void)name;
+    (void)arg;
+    ck_assert_int_eq(mof_tensor_dtype(a_t), mof_tensor_dtype(b_t));
+    ck_assert_uint_eq(mof_tensor_rank(a_t), mof_tensor_rank(b_t));
+    for (size_t d = 0; d < mof_tensor_rank(a_t); d++)
+        ck_assert_int_eq(mof_tensor_dims(a_t)[d], mof_tensor_dims(b_t)[d]);
+    if (mof_tensor_dtype(a_t) == MOF_DTYPE_FLOAT) {
+        const float *a = mof_tensor_data(a_t), *b = mof_tensor_data(b_t);
+        for (int64_t k = 0; k < mof_tensor_numel(a_t); k++)
+            ck_assert_msg(fabsf(a[k] - b[k]) <= 1e-6f * (1.0f + fabsf(a[k])),
+                          "output %zu element %lld: %g before, %g after", i, (long long)k,
+                          (double)a[k], (double)b[k]);
+    } else {
+        ck_assert(mof_tensor_equal(a_t, b_t));
+    }
+}
+
 /* Runs both models on the same inputs (overrides[i], when non-NULL, replaces the
  * random tensor of input i) and asserts that every output agrees. */
 static void check_equivalent_with(struct fixture *f, uint64_t seed, mof_tensor *const *overrides)
 {
-    ck_assert_ptr_nonnull(f->before);
-    const mof_graph *ga = mof_model_graph(f->before), *gb = mof_model_graph(f->model);
-    size_t n_in = mof_graph_n_inputs(ga), n_out = mof_graph_n_outputs(ga);
-    ck_assert_uint_eq(mof_graph_n_inputs(gb), n_in);
-    ck_assert_uint_eq(mof_graph_n_outputs(gb), n_out);
-    mof_tensor *ins[8] = { 0 }, *oa[8] = { 0 }, *ob[8] = { 0 };
-    ck_assert_uint_le(n_in, 8);
-    ck_assert_uint_le(n_out, 8);
-    uint64_t state = seed;
-    for (size_t i = 0; i < n_in; i++) {
-        ck_assert_str_eq(mof_value_name(mof_graph_input(ga, i)),
-                         mof_value_name(mof_graph_input(gb, i)));
-        ins[i] = overrides && overrides[i] ? mof_tensor_ref(overrides[i])
-                                           : random_input(mof_graph_input(ga, i), &state);
-    }
-    mof_interp *ia = mof_interp_create(f->ctx, f->before);
-    mof_interp *ib = mof_interp_create(f->ctx, f->model);
-    if (!ia || !ib)
-        mof_test_print_diags(f->ctx);
-    ck_assert_ptr_nonnull(ia);
-    ck_assert_ptr_nonnull(ib);
-    ck_assert_status(f->ctx, mof_interp_run(ia, n_in, ins, n_out, oa), MOF_OK);
-    ck_assert_status(f->ctx, mof_interp_run(ib, n_in, ins, n_out, ob), MOF_OK);
-    for (size_t i = 0; i < n_out; i++) {
-        ck_assert_str_eq(mof_value_name(mof_graph_output(ga, i)),
-                         mof_value_name(mof_graph_output(gb, i)));
-        ck_assert_int_eq(mof_tensor_dtype(oa[i]), mof_tensor_dtype(ob[i]));
-        ck_assert_uint_eq(mof_tensor_rank(oa[i]), mof_tensor_rank(ob[i]));
-        for (size_t d = 0; d < mof_tensor_rank(oa[i]); d++)
-            ck_assert_int_eq(mof_tensor_dims(oa[i])[d], mof_tensor_dims(ob[i])[d]);
-        if (mof_tensor_dtype(oa[i]) == MOF_DTYPE_FLOAT) {
-            const float *a = mof_tensor_data(oa[i]), *b = mof_tensor_data(ob[i]);
-            for (int64_t k = 0; k < mof_tensor_numel(oa[i]); k++)
-                ck_assert_msg(fabsf(a[k] - b[k]) <= 1e-6f * (1.0f + fabsf(a[k])),
-                              "output %zu element %lld: %g before, %g after", i,
-                              (long long)k, (double)a[k], (double)b[k]);
-        } else {
-            ck_assert(mof_tensor_equal(oa[i], ob[i]));
-        }
-    }
-    for (size_t i = 0; i < n_in; i++)
-        mof_tensor_unref(ins[i]);
-    for (size_t i = 0; i < n_out; i++) {
-        mof_tensor_unref(oa[i]);
-        mof_tensor_unref(ob[i]);
-    }
-    mof_interp_destroy(ia);
-    mof_interp_destroy(ib);
+    passtest_check_equivalent(f, seed, overrides, random_input, compare_output, NULL);
 }
 
 static void check_equivalent(struct fixture *f)

@@ -16,6 +16,7 @@
 #include <mof/mof.h>
 
 #include "testutil.h"
+#include "passtest.h"
 
 const mof_plugin_desc *mof_plugin_entry_layout(void);
 
@@ -25,32 +26,9 @@ static const int64_t to_nchw[4] = { 0, 3, 1, 2 };
 
 /* ------------------------------------------------------------------ building models */
 
-struct fixture {
-    mof_context *ctx;
-    mof_model *model;
-    mof_model *before;      /* a copy taken by snapshot(), for numeric checks */
-    mof_run_report *report;
-    mof_graph *g;           /* the main graph */
-};
-
 static void fixture_init(struct fixture *f)
 {
-    memset(f, 0, sizeof *f);
-    f->ctx = mof_context_create();
-    ck_assert_ptr_nonnull(f->ctx);
-    ck_assert_status(f->ctx, mof_context_add_static_plugin(f->ctx, mof_plugin_entry_layout),
-                     MOF_OK);
-    f->model = mof_model_create(f->ctx);
-    ck_assert_ptr_nonnull(f->model);
-    f->g = mof_model_graph(f->model);
-}
-
-static void fixture_free(struct fixture *f)
-{
-    mof_run_report_destroy(f->report);
-    mof_model_destroy(f->before);
-    mof_model_destroy(f->model);
-    mof_context_destroy(f->ctx);
+    passtest_fixture_init(f, mof_plugin_entry_layout);
 }
 
 static mof_value *input(mof_graph *g, const char *name, int rank, const int64_t *dims)
@@ -130,15 +108,6 @@ static void output(mof_graph *g, mof_value *v)
     ck_assert_int_eq(mof_graph_add_output(g, v), MOF_OK);
 }
 
-/* Keeps a copy of the model as it is now, for check_equivalent(). */
-static void snapshot(struct fixture *f)
-{
-    ck_assert_status(f->ctx, mof_graph_verify(f->ctx, f->g), MOF_OK);
-    mof_model_destroy(f->before);
-    f->before = mof_model_dup(f->model);
-    ck_assert_ptr_nonnull(f->before);
-}
-
 /* Types every value, as infer-shapes would (the cleanup plugin is not linked here). */
 static void infer(struct fixture *f)
 {
@@ -153,51 +122,7 @@ static void infer(struct fixture *f)
 /* Runs a one-line pass list that must succeed; returns the status of its last pass. */
 static mof_status run(struct fixture *f, const char *passes)
 {
-    mof_pipeline *p = mof_pipeline_parse_list(f->ctx, passes);
-    if (!p)
-        mof_test_print_diags(f->ctx);
-    ck_assert_ptr_nonnull(p);
-    mof_run_options opts;
-    mof_run_options_init(&opts);
-    opts.verify_each = true;
-    opts.record_metadata = false;
-    mof_run_report_destroy(f->report);
-    f->report = NULL;
-    mof_status st = mof_pipeline_run(p, f->model, &opts, &f->report);
-    mof_pipeline_destroy(p);
-    if (st < 0)
-        mof_test_print_diags(f->ctx);
-    ck_assert_int_ge(st, 0);
-    ck_assert_ptr_nonnull(f->report);
-    f->g = mof_model_graph(f->model);
-    ck_assert_status(f->ctx, mof_graph_verify(f->ctx, f->g), MOF_OK);
-    for (size_t i = mof_run_report_n_steps(f->report); i-- > 0;) {
-        const mof_step_report *s = mof_run_report_step(f->report, i);
-        if (!s->is_backend)
-            return s->status;
-    }
-    return MOF_ERR_INTERNAL;
-}
-
-/* A statistic of the last run, summed over its steps. */
-static int64_t stat_of(const struct fixture *f, const char *name)
-{
-    int64_t sum = 0;
-    for (size_t i = 0; i < mof_run_report_n_steps(f->report); i++) {
-        const mof_step_report *s = mof_run_report_step(f->report, i);
-        for (size_t j = 0; j < s->n_stats; j++)
-            if (strcmp(s->stat_names[j], name) == 0)
-                sum += s->stat_values[j];
-    }
-    return sum;
-}
-
-static size_t count_op(const mof_graph *g, const char *op_type)
-{
-    size_t n = 0;
-    for (mof_node *it = mof_graph_first_node(g); it; it = mof_node_next(it))
-        n += strcmp(mof_node_op_type(it), op_type) == 0;
-    return n;
+    return passtest_run(f, passes);
 }
 
 /* The only node of that op type. */
@@ -240,12 +165,6 @@ static const mof_tensor *input_tensor(const mof_node *n, size_t i)
 
 /* ------------------------------------------------------------------ numeric equivalence */
 
-static uint64_t rng_next(uint64_t *state)
-{
-    *state = *state * 6364136223846793005u + 1442695040888963407u;
-    return *state >> 33;
-}
-
 /* A random tensor for graph input v (all its dims known). */
 static mof_tensor *random_input(const mof_value *v, uint64_t *state)
 {
@@ -265,54 +184,32 @@ static mof_tensor *random_input(const mof_value *v, uint64_t *state)
     return t;
 }
 
+/* Asserts that an output is identical before and after: same type, shape and bytes. */
+static void compare_output(size_t i, const char *name, const mof_tensor *a_t,
+                           const mof_tensor *b_t, const void *arg)
+{
+    (void)name;
+    (void)arg;
+    ck_assert_uint_eq(mof_tensor_rank(a_t), mof_tensor_rank(b_t));
+    for (size_t d = 0; d < mof_tensor_rank(a_t); d++)
+        ck_assert_int_eq(mof_tensor_dims(a_t)[d], mof_tensor_dims(b_t)[d]);
+    if (!mof_tensor_equal(a_t, b_t) && mof_tensor_dtype(a_t) == MOF_DTYPE_FLOAT) {
+        const float *a = mof_tensor_data(a_t), *b = mof_tensor_data(b_t);
+        for (int64_t k = 0; k < mof_tensor_numel(a_t); k++)
+            ck_assert_msg(a[k] == b[k], "output %zu element %lld: %.9g before, %.9g after", i,
+                          (long long)k, (double)a[k], (double)b[k]);
+    }
+    ck_assert(mof_tensor_equal(a_t, b_t));
+}
+
 /* Runs both models on the same random inputs (seeded) and asserts that every output is
  * identical: same type, shape and bytes. */
 static void check_equivalent_seed(struct fixture *f, uint64_t seed)
 {
     ck_assert_ptr_nonnull(f->before);
-    const mof_graph *ga = mof_model_graph(f->before), *gb = mof_model_graph(f->model);
-    size_t n_in = mof_graph_n_inputs(ga), n_out = mof_graph_n_outputs(ga);
-    ck_assert_uint_eq(mof_graph_n_inputs(gb), n_in);
-    ck_assert_uint_eq(mof_graph_n_outputs(gb), n_out);
-    mof_tensor *ins[4] = { 0 }, *oa[4] = { 0 }, *ob[4] = { 0 };
-    ck_assert_uint_le(n_in, 4);
-    ck_assert_uint_le(n_out, 4);
-    uint64_t state = seed;
-    for (size_t i = 0; i < n_in; i++) {
-        ck_assert_str_eq(mof_value_name(mof_graph_input(ga, i)),
-                         mof_value_name(mof_graph_input(gb, i)));
-        ins[i] = random_input(mof_graph_input(ga, i), &state);
-    }
-    mof_interp *ia = mof_interp_create(f->ctx, f->before);
-    mof_interp *ib = mof_interp_create(f->ctx, f->model);
-    if (!ia || !ib)
-        mof_test_print_diags(f->ctx);
-    ck_assert_ptr_nonnull(ia);
-    ck_assert_ptr_nonnull(ib);
-    ck_assert_status(f->ctx, mof_interp_run(ia, n_in, ins, n_out, oa), MOF_OK);
-    ck_assert_status(f->ctx, mof_interp_run(ib, n_in, ins, n_out, ob), MOF_OK);
-    for (size_t i = 0; i < n_out; i++) {
-        ck_assert_str_eq(mof_value_name(mof_graph_output(ga, i)),
-                         mof_value_name(mof_graph_output(gb, i)));
-        ck_assert_uint_eq(mof_tensor_rank(oa[i]), mof_tensor_rank(ob[i]));
-        for (size_t d = 0; d < mof_tensor_rank(oa[i]); d++)
-            ck_assert_int_eq(mof_tensor_dims(oa[i])[d], mof_tensor_dims(ob[i])[d]);
-        if (!mof_tensor_equal(oa[i], ob[i]) && mof_tensor_dtype(oa[i]) == MOF_DTYPE_FLOAT) {
-            const float *a = mof_tensor_data(oa[i]), *b = mof_tensor_data(ob[i]);
-            for (int64_t k = 0; k < mof_tensor_numel(oa[i]); k++)
-                ck_assert_msg(a[k] == b[k], "output %zu element %lld: %.9g before, %.9g after",
-                              i, (long long)k, (double)a[k], (double)b[k]);
-        }
-        ck_assert(mof_tensor_equal(oa[i], ob[i]));
-    }
-    for (size_t i = 0; i < n_in; i++)
-        mof_tensor_unref(ins[i]);
-    for (size_t i = 0; i < n_out; i++) {
-        mof_tensor_unref(oa[i]);
-        mof_tensor_unref(ob[i]);
-    }
-    mof_interp_destroy(ia);
-    mof_interp_destroy(ib);
+    ck_assert_uint_le(mof_graph_n_inputs(mof_model_graph(f->before)), 4);
+    ck_assert_uint_le(mof_graph_n_outputs(mof_model_graph(f->before)), 4);
+    passtest_check_equivalent(f, seed, NULL, random_input, compare_output, NULL);
 }
 
 static void check_equivalent(struct fixture *f)

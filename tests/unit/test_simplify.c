@@ -16,43 +16,21 @@
 #include <mof/mof.h>
 
 #include "testutil.h"
+#include "passtest.h"
 
 const mof_plugin_desc *mof_plugin_entry_cleanup(void);
 
 /* ------------------------------------------------------------------ building models */
 
-struct fixture {
-    mof_context *ctx;
-    mof_model *model;
-    mof_model *before;      /* a copy taken by snapshot(), for numeric checks */
-    mof_run_report *report;
-    mof_graph *g;           /* the main graph */
-};
-
 static void fixture_init_opset(struct fixture *f, int64_t opset)
 {
-    memset(f, 0, sizeof *f);
-    f->ctx = mof_context_create();
-    ck_assert_ptr_nonnull(f->ctx);
-    ck_assert_status(f->ctx, mof_context_add_static_plugin(f->ctx, mof_plugin_entry_cleanup),
-                     MOF_OK);
-    f->model = mof_model_create(f->ctx);
-    ck_assert_ptr_nonnull(f->model);
+    passtest_fixture_init(f, mof_plugin_entry_cleanup);
     ck_assert_int_eq(mof_model_set_opset(f->model, "", opset), MOF_OK);
-    f->g = mof_model_graph(f->model);
 }
 
 static void fixture_init(struct fixture *f)
 {
     fixture_init_opset(f, 13);
-}
-
-static void fixture_free(struct fixture *f)
-{
-    mof_run_report_destroy(f->report);
-    mof_model_destroy(f->before);
-    mof_model_destroy(f->model);
-    mof_context_destroy(f->ctx);
 }
 
 /* A float graph input of the given dims (-1: the symbol "N"). */
@@ -125,32 +103,6 @@ static void set_ints(mof_node *n, const char *name, size_t count, const int64_t 
     ck_assert_int_eq(mof_node_set_attr_ints(n, name, count, v), MOF_OK);
 }
 
-/* Keeps a copy of the model as it is now, for check_equivalent(). */
-static void snapshot(struct fixture *f)
-{
-    ck_assert_status(f->ctx, mof_graph_verify(f->ctx, f->g), MOF_OK);
-    mof_model_destroy(f->before);
-    f->before = mof_model_dup(f->model);
-    ck_assert_ptr_nonnull(f->before);
-}
-
-/* Saves the model as ONNX and reads it back in its place. A loaded node's provenance
- * starts with its own name, which the provenance tests look for. */
-static void reload(struct fixture *f)
-{
-    void *buf = NULL;
-    size_t size = 0;
-    ck_assert_status(f->ctx, mof_model_save_buffer(f->model, &buf, &size), MOF_OK);
-    mof_model *back = mof_model_load_buffer(f->ctx, buf, size, "reloaded.onnx", NULL);
-    free(buf);
-    if (!back)
-        mof_test_print_diags(f->ctx);
-    ck_assert_ptr_nonnull(back);
-    mof_model_destroy(f->model);
-    f->model = back;
-    f->g = mof_model_graph(back);
-}
-
 /* ------------------------------------------------------------------ running passes */
 
 /* Runs a one-line pass list that must succeed; returns the status of its last pass
@@ -158,59 +110,7 @@ static void reload(struct fixture *f)
  * pass (verify_each) and again at the end. */
 static mof_status run(struct fixture *f, const char *passes)
 {
-    mof_pipeline *p = mof_pipeline_parse_list(f->ctx, passes);
-    if (!p)
-        mof_test_print_diags(f->ctx);
-    ck_assert_ptr_nonnull(p);
-    mof_run_options opts;
-    mof_run_options_init(&opts);
-    opts.verify_each = true;
-    opts.record_metadata = false;
-    mof_run_report_destroy(f->report);
-    f->report = NULL;
-    mof_status st = mof_pipeline_run(p, f->model, &opts, &f->report);
-    mof_pipeline_destroy(p);
-    if (st < 0)
-        mof_test_print_diags(f->ctx);
-    ck_assert_int_ge(st, 0);
-    ck_assert_ptr_nonnull(f->report);
-    f->g = mof_model_graph(f->model);
-    ck_assert_status(f->ctx, mof_graph_verify(f->ctx, f->g), MOF_OK);
-    for (size_t i = mof_run_report_n_steps(f->report); i-- > 0;) {
-        const mof_step_report *s = mof_run_report_step(f->report, i);
-        if (!s->is_backend)
-            return s->status;
-    }
-    return MOF_ERR_INTERNAL;
-}
-
-/* A statistic of the last run, summed over its steps. */
-static int64_t stat_of(const struct fixture *f, const char *name)
-{
-    int64_t sum = 0;
-    for (size_t i = 0; i < mof_run_report_n_steps(f->report); i++) {
-        const mof_step_report *s = mof_run_report_step(f->report, i);
-        for (size_t j = 0; j < s->n_stats; j++)
-            if (strcmp(s->stat_names[j], name) == 0)
-                sum += s->stat_values[j];
-    }
-    return sum;
-}
-
-static size_t count_op(const mof_graph *g, const char *op_type)
-{
-    size_t n = 0;
-    for (mof_node *it = mof_graph_first_node(g); it; it = mof_node_next(it))
-        n += strcmp(mof_node_op_type(it), op_type) == 0;
-    return n;
-}
-
-static mof_node *find_node(const mof_graph *g, const char *name)
-{
-    for (mof_node *it = mof_graph_first_node(g); it; it = mof_node_next(it))
-        if (strcmp(mof_node_name(it), name) == 0)
-            return it;
-    return NULL;
+    return passtest_run(f, passes);
 }
 
 /* The only node of op_type in g. */
@@ -260,12 +160,6 @@ static bool has_origin(const mof_node *n, const char *origin)
 
 /* ------------------------------------------------------------------ numeric equivalence */
 
-static uint64_t rng_next(uint64_t *state)
-{
-    *state = *state * 6364136223846793005u + 1442695040888963407u;
-    return *state >> 33;
-}
-
 /* A random tensor for graph input v; symbolic dims are 3. Floats include -0.0, so that
  * a pass that loses a zero's sign is caught. */
 static mof_tensor *random_input(const mof_value *v, uint64_t *state)
@@ -295,48 +189,21 @@ static mof_tensor *random_input(const mof_value *v, uint64_t *state)
     return t;
 }
 
+/* Asserts that an output is the same tensor before and after: type, shape and bytes. */
+static void compare_output(size_t i, const char *name, const mof_tensor *a,
+                           const mof_tensor *b, const void *arg)
+{
+    (void)i;
+    (void)arg;
+    ck_assert_msg(mof_tensor_equal(a, b), "output %s differs after the pass", name);
+}
+
 /* Runs both models on the same inputs (overrides[i], when non-NULL, replaces the
  * random tensor of input i) and asserts that every output is the same tensor: same
  * name, type, shape and bytes. */
 static void check_equivalent_with(struct fixture *f, uint64_t seed, mof_tensor *const *overrides)
 {
-    ck_assert_ptr_nonnull(f->before);
-    const mof_graph *ga = mof_model_graph(f->before), *gb = mof_model_graph(f->model);
-    size_t n_in = mof_graph_n_inputs(ga), n_out = mof_graph_n_outputs(ga);
-    ck_assert_uint_eq(mof_graph_n_inputs(gb), n_in);
-    ck_assert_uint_eq(mof_graph_n_outputs(gb), n_out);
-    ck_assert_uint_le(n_in, 8);
-    ck_assert_uint_le(n_out, 8);
-    mof_tensor *ins[8] = { 0 }, *oa[8] = { 0 }, *ob[8] = { 0 };
-    uint64_t state = seed;
-    for (size_t i = 0; i < n_in; i++) {
-        ck_assert_str_eq(mof_value_name(mof_graph_input(ga, i)),
-                         mof_value_name(mof_graph_input(gb, i)));
-        ins[i] = overrides && overrides[i] ? mof_tensor_ref(overrides[i])
-                                           : random_input(mof_graph_input(ga, i), &state);
-    }
-    mof_interp *ia = mof_interp_create(f->ctx, f->before);
-    mof_interp *ib = mof_interp_create(f->ctx, f->model);
-    if (!ia || !ib)
-        mof_test_print_diags(f->ctx);
-    ck_assert_ptr_nonnull(ia);
-    ck_assert_ptr_nonnull(ib);
-    ck_assert_status(f->ctx, mof_interp_run(ia, n_in, ins, n_out, oa), MOF_OK);
-    ck_assert_status(f->ctx, mof_interp_run(ib, n_in, ins, n_out, ob), MOF_OK);
-    for (size_t i = 0; i < n_out; i++) {
-        const mof_value *va = mof_graph_output(ga, i), *vb = mof_graph_output(gb, i);
-        ck_assert_str_eq(mof_value_name(va), mof_value_name(vb));
-        ck_assert_msg(mof_tensor_equal(oa[i], ob[i]), "output %s differs after the pass",
-                      mof_value_name(va));
-    }
-    for (size_t i = 0; i < n_in; i++)
-        mof_tensor_unref(ins[i]);
-    for (size_t i = 0; i < n_out; i++) {
-        mof_tensor_unref(oa[i]);
-        mof_tensor_unref(ob[i]);
-    }
-    mof_interp_destroy(ia);
-    mof_interp_destroy(ib);
+    passtest_check_equivalent(f, seed, overrides, random_input, compare_output, NULL);
 }
 
 static void check_equivalent(struct fixture *f)
