@@ -34,6 +34,8 @@ struct mof_interp {
     const mof_model *model;
     graph_plan **plans;
     size_t n_plans, cap_plans;
+    mof_interp_observer observer;
+    void *observer_user;
 };
 
 typedef struct frame {
@@ -437,6 +439,12 @@ static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mo
             goto done;
         }
     }
+    if (it->observer && !f->parent) {
+        st = it->observer(it->observer_user, n, n_out, out);
+        if (st < 0)
+            goto done;
+        st = MOF_OK;
+    }
     for (size_t i = 0; i < n_out; i++) {
         const mof_value *v = n->outputs[i];
         if (!v)
@@ -485,6 +493,12 @@ static mof_status frame_run(mof_interp *it, frame *f, const mof_node *owner, siz
         outputs[i] = mof_tensor_ref(t);
     }
     return MOF_OK;
+}
+
+void mof_interp_set_observer(mof_interp *it, mof_interp_observer fn, void *user)
+{
+    it->observer = fn;
+    it->observer_user = user;
 }
 
 mof_status mof_interp_run(mof_interp *it, size_t n_inputs, mof_tensor *const *inputs,

@@ -20,7 +20,7 @@ venv="${1:-$repo/.venv}"
 reqs="$here/requirements.txt"
 stamp="$venv/.mof-requirements.sha256"
 py=/usr/bin/python3
-debs=(python3-venv python3-torch python3-torchvision)
+debs=(python3-venv python3-torch python3-torchvision python3-sklearn)
 
 say() { printf 'setup-venv: %s\n' "$*"; }
 
@@ -45,7 +45,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 want="$(sha256sum "$reqs" | cut -d' ' -f1)"
-check='import numpy, onnx, onnxruntime, onnxsim, onnxoptimizer, torch, torchvision'
+check='import numpy, onnx, onnxruntime, onnxsim, onnxoptimizer, torch, torchvision, sklearn'
 
 # 2. Fast path: venv exists, same requirements, imports work.
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \

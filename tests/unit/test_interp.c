@@ -117,6 +117,63 @@ START_TEST(test_chain_and_reuse)
 }
 END_TEST
 
+/* The observer sees each main-graph node once, in order, with its outputs; a
+ * negative status from it stops the run with that status. */
+typedef struct seen {
+    int calls;
+    char ops[4][8];
+    float first[4];
+    int fail_at;
+} seen;
+
+static mof_status observe(void *user, const mof_node *node, size_t n_outputs,
+                          mof_tensor *const *outputs)
+{
+    seen *s = user;
+    ck_assert_uint_eq(n_outputs, 1);
+    if (s->calls == s->fail_at)
+        return MOF_ERR_VERIFY;
+    snprintf(s->ops[s->calls], sizeof(s->ops[0]), "%s", mof_node_op_type(node));
+    s->first[s->calls] = ((const float *)mof_tensor_data(outputs[0]))[0];
+    s->calls++;
+    return MOF_OK;
+}
+
+START_TEST(test_observer)
+{
+    const int64_t d[1] = {2};
+    mof_value *x = mof_test_add_input(g, "x", MOF_DTYPE_FLOAT, 1, d, NULL);
+    mof_node *n = mof_test_add_node(g, "Neg", NULL, "n", 1, x, NULL, NULL);
+    mof_node *r = mof_test_add_node(g, "Relu", NULL, "r", 1, out0(n), NULL, NULL);
+    mof_test_add_output(g, out0(r));
+
+    mof_interp *it = create_ok();
+    mof_tensor *in = floats(1, d, (const float[]){-3, 5});
+    mof_tensor *out = NULL;
+    seen s = {.fail_at = -1};
+    mof_interp_set_observer(it, observe, &s);
+    ck_assert_status(ctx, mof_interp_run(it, 1, &in, 1, &out), MOF_OK);
+    ck_assert_int_eq(s.calls, 2);
+    ck_assert_str_eq(s.ops[0], "Neg");
+    ck_assert_str_eq(s.ops[1], "Relu");
+    ck_assert(s.first[0] == 3.0f && s.first[1] == 3.0f);
+    mof_tensor_unref(out);
+
+    seen stop = {.fail_at = 1};
+    mof_interp_set_observer(it, observe, &stop);
+    ck_assert_int_eq(mof_interp_run(it, 1, &in, 1, &out), MOF_ERR_VERIFY);
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(stop.calls, 1);
+
+    /* Cleared: runs without calling anything. */
+    mof_interp_set_observer(it, NULL, NULL);
+    ck_assert_status(ctx, mof_interp_run(it, 1, &in, 1, &out), MOF_OK);
+    mof_tensor_unref(out);
+    mof_tensor_unref(in);
+    mof_interp_destroy(it);
+}
+END_TEST
+
 /* If picks a branch; each branch reads x from the main graph. */
 START_TEST(test_if_reads_outer_value)
 {
@@ -551,6 +608,7 @@ static Suite *interp_suite(void)
     TCase *tc = mof_test_tcase(s, "run", setup, teardown);
     tcase_add_test(tc, test_add_broadcast);
     tcase_add_test(tc, test_chain_and_reuse);
+    tcase_add_test(tc, test_observer);
     tcase_add_test(tc, test_if_reads_outer_value);
     tcase_add_test(tc, test_loop_accumulates);
     tcase_add_test(tc, test_unsupported_refused);

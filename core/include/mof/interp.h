@@ -31,6 +31,15 @@ MOF_API void mof_interp_destroy(mof_interp *it);
 MOF_API mof_status mof_interp_run(mof_interp *it, size_t n_inputs, mof_tensor *const *inputs,
                                   size_t n_outputs, mof_tensor **outputs);
 
+/* Called after each node of the main graph (not of If/Loop/Scan bodies) runs, with the
+ * node's outputs (entries NULL for omitted ones; borrowed, valid during the call). For
+ * calibration and per-layer error reports. A negative status stops the run with it. */
+typedef mof_status (*mof_interp_observer)(void *user, const mof_node *node, size_t n_outputs,
+                                          mof_tensor *const *outputs);
+
+/* Sets (fn NULL: clears) the observer of later runs. */
+MOF_API void mof_interp_set_observer(mof_interp *it, mof_interp_observer fn, void *user);
+
 /* True when the interpreter implements op_type of domain ("" = ONNX) at that opset. */
 MOF_API bool mof_interp_supports(const char *domain, const char *op_type, int64_t opset);
 
