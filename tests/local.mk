@@ -23,3 +23,4 @@ include tests/shapeops.mk
 include tests/crosscheck.mk
 include tests/verify.mk
 include tests/text.mk
+include tests/digits.mk

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Post-training quantization of the digits CNN, mof against ONNX Runtime's
+# onnxruntime.quantization, end to end: venv, quantization, accuracy.
+#
+#   tests/bench/run-digits-quant.sh [digits_quant.py options...]
+#
+# Quantizes examples/digits/digits-cnn.onnx with ONNX Runtime (quantize_static:
+# QDQ, per-channel, int8, MinMax over examples/digits/calib; quantize_dynamic)
+# and, when its quantization plugin has the passes, with mof (quantize-static,
+# quantize-dynamic), and prints a markdown table of each model's accuracy on the
+# 450 held-out images in examples/digits/test, run by ONNX Runtime, and its size.
+# Takes a few seconds. Exit status non-zero when a step failed (its row says why).
+#
+# Environment:
+#   MOF        mof binary (default: $REPO/mof, else mof on PATH); --mof PATH among
+#              the options works too
+#   MOF_VENV   Python venv (default: $REPO/.venv)
+#
+# Example: tests/bench/run-digits-quant.sh --mof build/mof --work build/digits-quant
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+venv="${MOF_VENV:-$repo/.venv}"
+
+mof="${MOF:-}"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        --mof) mof="${args[i+1]:-}" ;;
+        --mof=*) mof="${args[i]#--mof=}" ;;
+    esac
+done
+if [ -z "$mof" ]; then
+    if [ -x "$repo/mof" ]; then mof="$repo/mof"; else mof="$(command -v mof || true)"; fi
+fi
+if [ -z "$mof" ] || ! command -v "$mof" >/dev/null; then
+    echo "run-digits-quant: mof binary not found (${mof:-tried $repo/mof and PATH});" \
+         "build it first (make) or set MOF / pass --mof PATH" >&2
+    exit 2
+fi
+
+"$repo/tests/python/setup-venv.sh" "$venv"
+# --mof comes first, so a --mof among "$@" still wins.
+exec "$venv/bin/python" "$here/digits_quant.py" --mof "$mof" "$@"
