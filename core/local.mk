@@ -63,6 +63,9 @@ libmof_la_SOURCES += \
 	core/interp/ops_nn.c core/interp/ops_shape.c core/interp/ops_quant.c \
 	core/interp/ops_mof.c core/interp/ops_layout.c \
 	core/interp/ops_einsum.c core/interp/ops_detect.c
+# Sequences and optionals (value kernels), and the random numbers of Dropout.
+libmof_la_SOURCES += \
+	core/interp/value.c core/interp/ops_seq.c core/interp/random.c core/interp/random.h
 mofinclude_HEADERS += core/include/mof/interp.h
 # The ONNX text syntax (formats/text/, see formats/local.mk).
 mofinclude_HEADERS += core/include/mof/text.h

@@ -24,3 +24,4 @@ include tests/crosscheck.mk
 include tests/verify.mk
 include tests/text.mk
 include tests/digits.mk
+include tests/seq.mk

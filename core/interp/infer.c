@@ -447,7 +447,8 @@ static void learn_values(infer_state *s, const mof_node *n, const mof_op_def *op
             return;
         }
     }
-    if (!op || !op->run || mof_node_n_subgraphs(n) || is_nondeterministic(op_type))
+    if (!mof_op_can_run(mof_node_domain(n), op_type, opset) || mof_node_n_subgraphs(n) ||
+        is_nondeterministic(op_type))
         return;
     if (n->n_inputs == 0 && strcmp(op_type, "Constant"))
         return;

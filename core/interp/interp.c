@@ -8,7 +8,13 @@
  * released right after its last use, so that memory stays bounded by the live values,
  * not by the graph. A subgraph (If branch, Loop body) runs in a frame whose parent is
  * the frame of the node that runs it; a value captured from an enclosing graph is read
- * through the parent frames. */
+ * through the parent frames.
+ *
+ * Most values are tensors, held in the frame's tensor slots and given to tensor
+ * kernels as they are. Sequences and optionals (mof_ivalue) live in a second array of
+ * slots; only value kernels (mof_vop_def rows: the sequence and optional ops,
+ * Identity, If, Loop) take or give them, and a tensor kernel that meets one refuses it
+ * by name. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -23,7 +29,8 @@ typedef struct graph_plan {
     const mof_graph *g;
     size_t n_nodes;
     const mof_node **nodes;
-    const mof_op_def **ops;
+    mof_kernel_fn *runs;     /* each node's tensor kernel, or NULL ... */
+    mof_vkernel_fn *vruns;   /* ... its value kernel */
     int64_t *opsets;
     size_t *release_start;   /* n_nodes + 1 offsets into release */
     uint32_t *release;       /* ids of values to release after each node */
@@ -36,12 +43,14 @@ struct mof_interp {
     size_t n_plans, cap_plans;
     mof_interp_observer observer;
     void *observer_user;
+    uint64_t seeds;          /* seeds handed out by mof_interp_next_seed */
 };
 
 typedef struct frame {
     const graph_plan *plan;
     struct frame *parent;
-    mof_tensor **slots;      /* graph->next_value_id entries */
+    mof_tensor **slots;      /* graph->next_value_id entries: tensors */
+    mof_ivalue **vals;       /* the same: sequences and optionals */
 } frame;
 
 /* ------------------------------------------------------------------ diagnostics */
@@ -108,7 +117,8 @@ static void plan_free(graph_plan *p)
     if (!p)
         return;
     free(p->nodes);
-    free(p->ops);
+    free(p->runs);
+    free(p->vruns);
     free(p->opsets);
     free(p->release_start);
     free(p->release);
@@ -127,20 +137,26 @@ static mof_status plan_build(mof_context *ctx, const mof_graph *g, graph_plan **
     p->n_nodes = g->n_nodes;
     size_t nn = g->n_nodes ? g->n_nodes : 1;
     p->nodes = mof_calloc(nn, sizeof(*p->nodes));
-    p->ops = mof_calloc(nn, sizeof(*p->ops));
+    p->runs = mof_calloc(nn, sizeof(*p->runs));
+    p->vruns = mof_calloc(nn, sizeof(*p->vruns));
     p->opsets = mof_calloc(nn, sizeof(*p->opsets));
     p->release_start = mof_calloc(g->n_nodes + 1, sizeof(*p->release_start));
     pos = mof_calloc(g->next_node_id ? g->next_node_id : 1, sizeof(*pos));
     count = mof_calloc(nn, sizeof(*count));
-    if (!p->nodes || !p->ops || !p->opsets || !p->release_start || !pos || !count)
+    if (!p->nodes || !p->runs || !p->vruns || !p->opsets || !p->release_start || !pos || !count)
         goto done;
     size_t k = 0;
     for (const mof_node *n = g->first; n; n = n->next, k++) {
         p->nodes[k] = n;
         pos[n->id] = k;
         p->opsets[k] = node_opset(n);
-        p->ops[k] = mof_op_find(mof_node_domain(n), mof_node_op_type(n), p->opsets[k]);
-        if (!p->ops[k] || !p->ops[k]->run) {
+        p->vruns[k] = mof_vop_find(mof_node_domain(n), mof_node_op_type(n), p->opsets[k]);
+        if (!p->vruns[k]) {
+            const mof_op_def *d = mof_op_find(mof_node_domain(n), mof_node_op_type(n),
+                                              p->opsets[k]);
+            p->runs[k] = d ? d->run : NULL;
+        }
+        if (!p->runs[k] && !p->vruns[k]) {
             report_unsupported(ctx, n);
             st = MOF_ERR_UNSUPPORTED;
             goto done;
@@ -231,18 +247,18 @@ static size_t check_graph(mof_context *ctx, const mof_graph *g)
     size_t bad = 0;
     for (size_t i = 0; i < g->n_values; i++) {
         const mof_value *v = g->values[i];
-        if (v->type.kind == MOF_TYPE_OPAQUE) {
+        mof_ivalue_kind kind;
+        if (v->type.kind == MOF_TYPE_OPAQUE && mof_interp_value_kind(v, &kind) < 0) {
             mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_UNSUPPORTED, NULL,
-                       "value '%s' of graph '%s' is not a tensor: sequence, map and optional "
-                       "types are not implemented by the interpreter",
+                       "value '%s' of graph '%s' is not a tensor, a sequence of tensors or an "
+                       "optional of those: map, sparse tensor and nested sequence types are "
+                       "not implemented by the interpreter",
                        v->name, mof_graph_name(g));
             bad++;
         }
     }
     for (const mof_node *n = g->first; n; n = n->next) {
-        const mof_op_def *d = mof_op_find(mof_node_domain(n), mof_node_op_type(n),
-                                          node_opset(n));
-        if (!d || !d->run) {
+        if (!mof_op_can_run(mof_node_domain(n), mof_node_op_type(n), node_opset(n))) {
             report_unsupported(ctx, n);
             bad++;
         }
@@ -297,28 +313,101 @@ void mof_interp_destroy(mof_interp *it)
 
 /* ------------------------------------------------------------------ frames */
 
-/* The tensor of v as seen from frame f (borrowed), or NULL when it has none yet. A
- * captured value is read from the enclosing frames; with no enclosing frame (a node
- * evaluated alone), only a constant can be read. */
-static mof_tensor *frame_get(const frame *f, const mof_value *v)
+/* The value of v as seen from frame f (borrowed): *t a tensor or *iv a sequence or
+ * optional, both NULL when it has none yet. A captured value is read from the
+ * enclosing frames; with no enclosing frame (a node evaluated alone), only a constant
+ * can be read. */
+static void frame_lookup(const frame *f, const mof_value *v, mof_tensor **t, mof_ivalue **iv)
 {
     while (v->flags & MOF_VF_CAPTURE && v->outer) {
         v = v->outer;
         f = f ? f->parent : NULL;
     }
-    if (f && f->plan->g == v->graph)
-        return f->slots[v->id];
-    return v->flags & MOF_VF_INITIALIZER && !v->n_input_refs ? v->tensor : NULL;
+    *iv = NULL;
+    if (f && f->plan->g == v->graph) {
+        *t = f->slots[v->id];
+        *iv = f->vals[v->id];
+        return;
+    }
+    *t = v->flags & MOF_VF_INITIALIZER && !v->n_input_refs ? v->tensor : NULL;
+}
+
+/* The value of v as a new mof_ivalue reference (tensors wrapped); NULL with *nomem
+ * false when it has none. */
+static mof_ivalue *frame_get_value(const frame *f, const mof_value *v, bool *nomem)
+{
+    mof_tensor *t;
+    mof_ivalue *iv;
+    frame_lookup(f, v, &t, &iv);
+    *nomem = false;
+    if (iv)
+        return mof_ivalue_ref(iv);
+    if (!t)
+        return NULL;
+    iv = mof_ivalue_tensor(t);
+    *nomem = !iv;
+    return iv;
+}
+
+/* Frees slot id of f. */
+static void frame_clear(frame *f, uint32_t id)
+{
+    mof_tensor_unref(f->slots[id]);
+    f->slots[id] = NULL;
+    mof_ivalue_unref(f->vals[id]);
+    f->vals[id] = NULL;
+}
+
+/* Stores value iv (a reference taken over) in slot id: tensors as tensors. */
+static void frame_put(frame *f, uint32_t id, mof_ivalue *iv)
+{
+    frame_clear(f, id);
+    if (iv && iv->kind == MOF_IVALUE_TENSOR) {
+        f->slots[id] = mof_tensor_ref(iv->tensor);
+        mof_ivalue_unref(iv);
+    } else {
+        f->vals[id] = iv;
+    }
 }
 
 static void frame_fini(frame *f)
 {
-    if (!f->slots)
+    if (!f->slots || !f->vals) {
+        free(f->slots);
+        free(f->vals);
+        f->slots = NULL;
+        f->vals = NULL;
         return;
+    }
     for (uint32_t i = 0; i < f->plan->g->next_value_id; i++)
-        mof_tensor_unref(f->slots[i]);
+        frame_clear(f, i);
     free(f->slots);
+    free(f->vals);
     f->slots = NULL;
+    f->vals = NULL;
+}
+
+/* Checks that a value given for graph input v has the kind v's type declares; a
+ * tensor or sequence given for an optional is wrapped into a full optional (as ONNX
+ * does for a Loop body whose carried optional becomes a sequence). *iv is replaced
+ * then. */
+static mof_status check_kind(mof_context *ctx, const mof_node *owner, const mof_value *v,
+                             mof_ivalue **iv)
+{
+    mof_ivalue_kind want;
+    if (mof_interp_value_kind(v, &want) != MOF_OK || want == (*iv)->kind)
+        return MOF_OK;
+    if (want == MOF_IVALUE_OPTIONAL) {
+        mof_ivalue *o = mof_ivalue_optional(*iv);
+        if (!o)
+            return mof_node_error(ctx, MOF_ERR_NOMEM, owner, "out of memory");
+        mof_ivalue_unref(*iv);
+        *iv = o;
+        return MOF_OK;
+    }
+    return mof_node_error(ctx, MOF_ERR_INVALID_ARG, owner,
+                          "input '%s': expected a value of kind '%s', got '%s'", v->name,
+                          mof_ivalue_kind_name(want), mof_ivalue_kind_name((*iv)->kind));
 }
 
 static mof_status check_dtype(mof_context *ctx, const mof_node *owner, const mof_value *v,
@@ -360,14 +449,17 @@ static mof_status check_input(mof_context *ctx, const mof_node *owner, const mof
  * default) and initializers. owner is the node running a subgraph (NULL for the main
  * graph), for messages. */
 static mof_status frame_init(mof_interp *it, frame *f, const graph_plan *plan, frame *parent,
-                             const mof_node *owner, size_t n_inputs, mof_tensor *const *inputs)
+                             const mof_node *owner, size_t n_inputs, mof_ivalue *const *inputs)
 {
     const mof_graph *g = plan->g;
     f->plan = plan;
     f->parent = parent;
     f->slots = mof_calloc(g->next_value_id ? g->next_value_id : 1, sizeof(*f->slots));
-    if (!f->slots)
+    f->vals = mof_calloc(g->next_value_id ? g->next_value_id : 1, sizeof(*f->vals));
+    if (!f->slots || !f->vals) {
+        frame_fini(f);
         return mof_node_error(it->ctx, MOF_ERR_NOMEM, owner, "out of memory");
+    }
     for (size_t i = 0; i < g->n_initializers; i++) {
         const mof_value *v = g->initializers[i];
         if (v->tensor && !f->slots[v->id])
@@ -385,27 +477,50 @@ static mof_status frame_init(mof_interp *it, frame *f, const graph_plan *plan, f
         }
         /* Subgraph inputs are checked for type only: loop-carried shapes may change
          * from one iteration to the next. */
-        mof_status st = owner ? check_dtype(it->ctx, owner, v, inputs[i])
-                              : check_input(it->ctx, owner, v, inputs[i]);
+        mof_ivalue *iv = mof_ivalue_ref(inputs[i]);
+        mof_status st = check_kind(it->ctx, owner, v, &iv);
+        const mof_tensor *t = iv->kind == MOF_IVALUE_TENSOR ? iv->tensor : NULL;
+        if (st == MOF_OK && t)
+            st = owner ? check_dtype(it->ctx, owner, v, t) : check_input(it->ctx, owner, v, t);
         if (st != MOF_OK) {
+            mof_ivalue_unref(iv);
             frame_fini(f);
             return st;
         }
-        mof_tensor_unref(f->slots[v->id]);
-        f->slots[v->id] = mof_tensor_ref(inputs[i]);
+        frame_put(f, v->id, iv);
     }
     return MOF_OK;
 }
 
+/* Hands the outputs the node computed (out[i] and, for value kernels, vout[i]) to the
+ * observer: tensors as they are, other values as NULL. */
+static mof_status observe(mof_interp *it, const mof_node *n, size_t n_out, mof_tensor **out,
+                          mof_ivalue **vout)
+{
+    if (vout) {
+        for (size_t i = 0; i < n_out; i++)
+            out[i] = vout[i] && vout[i]->kind == MOF_IVALUE_TENSOR ? vout[i]->tensor : NULL;
+    }
+    mof_status st = it->observer(it->observer_user, n, n_out, out);
+    if (vout) {
+        for (size_t i = 0; i < n_out; i++)
+            out[i] = NULL;
+    }
+    return st;
+}
+
 /* Runs one node of a frame. */
-static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mof_op_def *op,
-                           int64_t opset)
+static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, mof_kernel_fn run,
+                           mof_vkernel_fn vrun, int64_t opset)
 {
     mof_status st = MOF_OK;
     size_t n_in = n->n_inputs, n_out = n->n_outputs;
+    bool values = vrun != NULL;
     mof_tensor **in = mof_calloc(n_in ? n_in : 1, sizeof(*in));
     mof_tensor **out = mof_calloc(n_out ? n_out : 1, sizeof(*out));
-    if (!in || !out) {
+    mof_ivalue **vin = values ? mof_calloc(n_in ? n_in : 1, sizeof(*vin)) : NULL;
+    mof_ivalue **vout = values ? mof_calloc(n_out ? n_out : 1, sizeof(*vout)) : NULL;
+    if (!in || !out || (values && (!vin || !vout))) {
         st = mof_node_error(it->ctx, MOF_ERR_NOMEM, n, "out of memory");
         goto done;
     }
@@ -413,10 +528,23 @@ static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mo
         const mof_value *v = n->inputs[i];
         if (!v)
             continue;
-        in[i] = frame_get(f, v);
-        if (!in[i]) {
+        mof_ivalue *iv;
+        frame_lookup(f, v, &in[i], &iv);
+        if (!in[i] && !iv) {
             st = mof_node_error(it->ctx, MOF_ERR_INVALID_MODEL, n,
                                 "input %zu ('%s') has no value when the node runs", i, v->name);
+            goto done;
+        }
+        if (values) {
+            vin[i] = iv ? mof_ivalue_ref(iv) : mof_ivalue_tensor(in[i]);
+            if (!vin[i]) {
+                st = mof_node_error(it->ctx, MOF_ERR_NOMEM, n, "out of memory");
+                goto done;
+            }
+        } else if (iv) {
+            st = mof_node_error(it->ctx, MOF_ERR_INVALID_MODEL, n,
+                                "input %zu ('%s') is a %s; the op takes tensors", i, v->name,
+                                mof_ivalue_kind_name(iv->kind));
             goto done;
         }
     }
@@ -424,7 +552,7 @@ static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mo
         .ctx = it->ctx, .node = n, .opset = opset, .interp = it, .frame = f,
     };
     size_t errors = mof_context_n_errors(it->ctx);
-    st = op->run(&kc, n_in, in, n_out, out);
+    st = values ? vrun(&kc, n_in, vin, n_out, vout) : run(&kc, n_in, in, n_out, out);
     if (st < 0) {
         /* Every failure names the node, also when the kernel said nothing itself. */
         if (mof_context_n_errors(it->ctx) == errors)
@@ -433,14 +561,14 @@ static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mo
     }
     st = MOF_OK;
     for (size_t i = 0; i < n_out; i++) {
-        if (n->outputs[i] && !out[i]) {
+        if (n->outputs[i] && !(values ? (void *)vout[i] : (void *)out[i])) {
             st = mof_node_error(it->ctx, MOF_ERR_INTERNAL, n,
                                 "internal error: the kernel computed no output %zu", i);
             goto done;
         }
     }
     if (it->observer && !f->parent) {
-        st = it->observer(it->observer_user, n, n_out, out);
+        st = observe(it, n, n_out, out, vout);
         if (st < 0)
             goto done;
         st = MOF_OK;
@@ -449,48 +577,57 @@ static mof_status run_node(mof_interp *it, frame *f, const mof_node *n, const mo
         const mof_value *v = n->outputs[i];
         if (!v)
             continue;
-        mof_tensor_unref(f->slots[v->id]);
-        f->slots[v->id] = out[i];
-        out[i] = NULL;
+        if (values) {
+            frame_put(f, v->id, vout[i]);
+            vout[i] = NULL;
+        } else {
+            frame_clear(f, v->id);
+            f->slots[v->id] = out[i];
+            out[i] = NULL;
+        }
     }
 done:
-    if (out) {
-        for (size_t i = 0; i < n_out; i++)
-            mof_tensor_unref(out[i]);
-    }
+    for (size_t i = 0; out && i < n_out; i++)
+        mof_tensor_unref(out[i]);
+    for (size_t i = 0; vin && i < n_in; i++)
+        mof_ivalue_unref(vin[i]);
+    for (size_t i = 0; vout && i < n_out; i++)
+        mof_ivalue_unref(vout[i]);
     free(in);
     free(out);
+    free(vin);
+    free(vout);
     return st;
 }
 
 /* Runs every node of the frame's graph, then hands out references to its outputs. */
 static mof_status frame_run(mof_interp *it, frame *f, const mof_node *owner, size_t n_outputs,
-                            mof_tensor **outputs)
+                            mof_ivalue **outputs)
 {
     const graph_plan *p = f->plan;
     for (size_t k = 0; k < p->n_nodes; k++) {
-        mof_status st = run_node(it, f, p->nodes[k], p->ops[k], p->opsets[k]);
+        mof_status st = run_node(it, f, p->nodes[k], p->runs[k], p->vruns[k], p->opsets[k]);
         if (st != MOF_OK)
             return st;
-        for (size_t r = p->release_start[k]; r < p->release_start[k + 1]; r++) {
-            mof_tensor_unref(f->slots[p->release[r]]);
-            f->slots[p->release[r]] = NULL;
-        }
+        for (size_t r = p->release_start[k]; r < p->release_start[k + 1]; r++)
+            frame_clear(f, p->release[r]);
     }
     const mof_graph *g = p->g;
     for (size_t i = 0; i < n_outputs; i++) {
         const mof_value *v = g->outputs[i].value;
-        mof_tensor *t = frame_get(f, v);
-        if (!t) {
+        bool nomem;
+        outputs[i] = frame_get_value(f, v, &nomem);
+        if (!outputs[i]) {
             for (size_t j = 0; j < i; j++) {
-                mof_tensor_unref(outputs[j]);
+                mof_ivalue_unref(outputs[j]);
                 outputs[j] = NULL;
             }
+            if (nomem)
+                return mof_node_error(it->ctx, MOF_ERR_NOMEM, owner, "out of memory");
             return mof_node_error(it->ctx, MOF_ERR_INVALID_MODEL, owner,
                                   "output '%s' of graph '%s' has no value", v->name,
                                   mof_graph_name(g));
         }
-        outputs[i] = mof_tensor_ref(t);
     }
     return MOF_OK;
 }
@@ -501,8 +638,32 @@ void mof_interp_set_observer(mof_interp *it, mof_interp_observer fn, void *user)
     it->observer_user = user;
 }
 
-mof_status mof_interp_run(mof_interp *it, size_t n_inputs, mof_tensor *const *inputs,
-                          size_t n_outputs, mof_tensor **outputs)
+uint64_t mof_interp_next_seed(mof_kernel_ctx *kc)
+{
+    return kc->interp->seeds++;
+}
+
+/* Runs graph g in a new frame (parent: the enclosing frame, NULL for the main graph;
+ * owner: the node running it, for messages). */
+static mof_status run_graph(mof_interp *it, const mof_graph *g, frame *parent,
+                            const mof_node *owner, size_t n_inputs, mof_ivalue *const *inputs,
+                            size_t n_outputs, mof_ivalue **outputs)
+{
+    mof_status st;
+    const graph_plan *p = plan_get(it, g, &st);
+    if (!p)
+        return st;
+    frame f = {0};
+    st = frame_init(it, &f, p, parent, owner, n_inputs, inputs);
+    if (st != MOF_OK)
+        return st;
+    st = frame_run(it, &f, owner, n_outputs, outputs);
+    frame_fini(&f);
+    return st;
+}
+
+mof_status mof_interp_run_values(mof_interp *it, size_t n_inputs, mof_ivalue *const *inputs,
+                                 size_t n_outputs, mof_ivalue **outputs)
 {
     const mof_graph *g = it->model->graph;
     for (size_t i = 0; i < n_outputs; i++)
@@ -511,24 +672,76 @@ mof_status mof_interp_run(mof_interp *it, size_t n_inputs, mof_tensor *const *in
         return mof_report(it->ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, NULL,
                           "graph '%s' has %zu inputs and %zu outputs, %zu and %zu given",
                           mof_graph_name(g), g->n_inputs, g->n_outputs, n_inputs, n_outputs);
-    mof_status st;
-    const graph_plan *p = plan_get(it, g, &st);
-    if (!p)
-        return st;
-    frame f = {0};
-    st = frame_init(it, &f, p, NULL, NULL, n_inputs, inputs);
-    if (st != MOF_OK)
-        return st;
-    st = frame_run(it, &f, NULL, n_outputs, outputs);
-    frame_fini(&f);
+    return run_graph(it, g, NULL, NULL, n_inputs, inputs, n_outputs, outputs);
+}
+
+/* Wraps n tensors (NULL entries stay NULL); NULL when out of memory. */
+static mof_ivalue **wrap_tensors(size_t n, mof_tensor *const *ts)
+{
+    mof_ivalue **vs = mof_calloc(n ? n : 1, sizeof(*vs));
+    for (size_t i = 0; vs && i < n; i++) {
+        if (ts[i] && !(vs[i] = mof_ivalue_tensor(ts[i]))) {
+            for (size_t j = 0; j < i; j++)
+                mof_ivalue_unref(vs[j]);
+            free(vs);
+            return NULL;
+        }
+    }
+    return vs;
+}
+
+static void unref_values(size_t n, mof_ivalue **vs)
+{
+    for (size_t i = 0; vs && i < n; i++)
+        mof_ivalue_unref(vs[i]);
+    free(vs);
+}
+
+/* Moves the tensors of values vs into ts (vs freed); a value of another kind is
+ * reported (the names say what, naming graph g's outputs) and fails the whole. */
+static mof_status unwrap_tensors(mof_context *ctx, const mof_node *owner, const mof_graph *g,
+                                 size_t n, mof_ivalue **vs, mof_tensor **ts)
+{
+    mof_status st = MOF_OK;
+    for (size_t i = 0; i < n && st == MOF_OK; i++) {
+        if (vs[i] && vs[i]->kind != MOF_IVALUE_TENSOR)
+            st = mof_node_error(ctx, MOF_ERR_UNSUPPORTED, owner,
+                                "output '%s' of graph '%s' is a %s: run the model with "
+                                "mof_interp_run_values",
+                                g->outputs[i].value->name, mof_graph_name(g),
+                                mof_ivalue_kind_name(vs[i]->kind));
+    }
+    for (size_t i = 0; i < n; i++)
+        ts[i] = st == MOF_OK && vs[i] ? mof_tensor_ref(vs[i]->tensor) : NULL;
+    unref_values(n, vs);
     return st;
 }
 
-mof_status mof_interp_run_subgraph(mof_kernel_ctx *kc, const mof_graph *g, size_t n_inputs,
-                                   mof_tensor *const *inputs, size_t n_outputs,
-                                   mof_tensor **outputs)
+mof_status mof_interp_run(mof_interp *it, size_t n_inputs, mof_tensor *const *inputs,
+                          size_t n_outputs, mof_tensor **outputs)
 {
-    mof_interp *it = kc->interp;
+    for (size_t i = 0; i < n_outputs; i++)
+        outputs[i] = NULL;
+    mof_ivalue **vin = wrap_tensors(n_inputs, inputs);
+    mof_ivalue **vout = mof_calloc(n_outputs ? n_outputs : 1, sizeof(*vout));
+    if (!vin || !vout) {
+        unref_values(n_inputs, vin);
+        free(vout);
+        return mof_report(it->ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+    }
+    mof_status st = mof_interp_run_values(it, n_inputs, vin, n_outputs, vout);
+    unref_values(n_inputs, vin);
+    if (st != MOF_OK) {
+        unref_values(n_outputs, vout);
+        return st;
+    }
+    return unwrap_tensors(it->ctx, NULL, it->model->graph, n_outputs, vout, outputs);
+}
+
+mof_status mof_interp_run_subgraph_values(mof_kernel_ctx *kc, const mof_graph *g,
+                                          size_t n_inputs, mof_ivalue *const *inputs,
+                                          size_t n_outputs, mof_ivalue **outputs)
+{
     for (size_t i = 0; i < n_outputs; i++)
         outputs[i] = NULL;
     if (n_inputs != g->n_inputs || n_outputs != g->n_outputs)
@@ -537,16 +750,60 @@ mof_status mof_interp_run_subgraph(mof_kernel_ctx *kc, const mof_graph *g, size_
                                 "%zu and expects %zu",
                                 mof_graph_name(g), g->n_inputs, g->n_outputs, n_inputs,
                                 n_outputs);
+    return run_graph(kc->interp, g, kc->frame, kc->node, n_inputs, inputs, n_outputs, outputs);
+}
+
+mof_status mof_interp_run_subgraph(mof_kernel_ctx *kc, const mof_graph *g, size_t n_inputs,
+                                   mof_tensor *const *inputs, size_t n_outputs,
+                                   mof_tensor **outputs)
+{
+    for (size_t i = 0; i < n_outputs; i++)
+        outputs[i] = NULL;
+    mof_ivalue **vin = wrap_tensors(n_inputs, inputs);
+    mof_ivalue **vout = mof_calloc(n_outputs ? n_outputs : 1, sizeof(*vout));
+    if (!vin || !vout) {
+        unref_values(n_inputs, vin);
+        free(vout);
+        return mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+    }
+    mof_status st = mof_interp_run_subgraph_values(kc, g, n_inputs, vin, n_outputs, vout);
+    unref_values(n_inputs, vin);
+    if (st != MOF_OK) {
+        unref_values(n_outputs, vout);
+        return st;
+    }
+    return unwrap_tensors(kc->ctx, kc->node, g, n_outputs, vout, outputs);
+}
+
+/* Runs a value kernel on tensors: inputs wrapped, outputs unwrapped (an output that is
+ * not a tensor is refused as MOF_ERR_UNSUPPORTED: a node alone cannot hand it out). */
+static mof_status eval_values(mof_kernel_ctx *kc, mof_vkernel_fn vrun, size_t n_inputs,
+                              mof_tensor *const *inputs, size_t n_outputs, mof_tensor **outputs)
+{
+    mof_ivalue **vin = wrap_tensors(n_inputs, inputs);
+    mof_ivalue **vout = mof_calloc(n_outputs ? n_outputs : 1, sizeof(*vout));
     mof_status st;
-    const graph_plan *p = plan_get(it, g, &st);
-    if (!p)
-        return st;
-    frame f = {0};
-    st = frame_init(it, &f, p, kc->frame, kc->node, n_inputs, inputs);
-    if (st != MOF_OK)
-        return st;
-    st = frame_run(it, &f, kc->node, n_outputs, outputs);
-    frame_fini(&f);
+    if (!vin || !vout) {
+        st = mof_kernel_error(kc, MOF_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    st = vrun(kc, n_inputs, vin, n_outputs, vout);
+    if (st < 0)
+        goto done;
+    for (size_t i = 0; i < n_outputs; i++) {
+        if (vout[i] && vout[i]->kind != MOF_IVALUE_TENSOR) {
+            st = mof_kernel_error(kc, MOF_ERR_UNSUPPORTED,
+                                  "output %zu is a %s: a node evaluated alone gives tensors "
+                                  "only", i, mof_ivalue_kind_name(vout[i]->kind));
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < n_outputs; i++) {
+        outputs[i] = vout[i] ? mof_tensor_ref(vout[i]->tensor) : NULL;
+    }
+done:
+    unref_values(n_inputs, vin);
+    unref_values(n_outputs, vout);
     return st;
 }
 
@@ -556,8 +813,9 @@ mof_status mof_interp_eval_node(mof_context *ctx, const mof_node *node, int64_t 
 {
     for (size_t i = 0; i < n_outputs; i++)
         outputs[i] = NULL;
+    mof_vkernel_fn vrun = mof_vop_find(mof_node_domain(node), mof_node_op_type(node), opset);
     const mof_op_def *op = mof_op_find(mof_node_domain(node), mof_node_op_type(node), opset);
-    if (!op || !op->run) {
+    if (!vrun && (!op || !op->run)) {
         report_unsupported(ctx, node);
         return MOF_ERR_UNSUPPORTED;
     }
@@ -575,7 +833,8 @@ mof_status mof_interp_eval_node(mof_context *ctx, const mof_node *node, int64_t 
     mof_interp tmp = {.ctx = ctx, .model = node->graph ? node->graph->model : NULL};
     mof_kernel_ctx kc = {.ctx = ctx, .node = node, .opset = opset, .interp = &tmp};
     size_t errors = mof_context_n_errors(ctx);
-    mof_status st = op->run(&kc, n_inputs, inputs, n_outputs, outputs);
+    mof_status st = vrun ? eval_values(&kc, vrun, n_inputs, inputs, n_outputs, outputs)
+                         : op->run(&kc, n_inputs, inputs, n_outputs, outputs);
     if (st < 0 && mof_context_n_errors(ctx) == errors)
         mof_node_error(ctx, st, node, "%s", mof_status_str(st));
     if (st >= 0) {

@@ -30,6 +30,25 @@ typedef struct mof_kernel_ctx {
 typedef mof_status (*mof_kernel_fn)(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                     size_t n_out, mof_tensor **out);
 
+/* A value of any kind (see <mof/interp.h>). Kernels of ops that take or give sequences
+ * or optionals (value kernels) see their inputs as these; tensors are wrapped. */
+struct mof_ivalue {
+    int refcount;
+    mof_ivalue_kind kind;
+    mof_tensor *tensor;      /* TENSOR */
+    mof_dtype elem_type;     /* SEQUENCE: the items' type (UNDEFINED: empty, unknown) */
+    size_t n_items;          /* SEQUENCE */
+    mof_tensor **items;      /* SEQUENCE: n_items references */
+    mof_ivalue *elem;        /* OPTIONAL: what it holds, NULL when empty */
+};
+
+MOF_INTERNAL const char *mof_ivalue_kind_name(mof_ivalue_kind kind);
+
+/* Computes the node from values of any kind: in[i] is input i (NULL when omitted),
+ * out[i] must receive a new reference for every output the node has. */
+typedef mof_status (*mof_vkernel_fn)(mof_kernel_ctx *kc, size_t n_in, mof_ivalue *const *in,
+                                     size_t n_out, mof_ivalue **out);
+
 /* Reports an error about the running node (MOF_ERR_INVALID_MODEL unless said) and
  * returns the status. */
 MOF_INTERNAL mof_status mof_kernel_error(mof_kernel_ctx *kc, mof_status status,
@@ -48,6 +67,17 @@ MOF_INTERNAL mof_status mof_node_verror(mof_context *ctx, mof_status status,
 MOF_INTERNAL mof_status mof_interp_run_subgraph(mof_kernel_ctx *kc, const mof_graph *g,
                                                 size_t n_inputs, mof_tensor *const *inputs,
                                                 size_t n_outputs, mof_tensor **outputs);
+
+/* The same with values of any kind (for If branches, Loop bodies and SequenceMap). */
+MOF_INTERNAL mof_status mof_interp_run_subgraph_values(mof_kernel_ctx *kc, const mof_graph *g,
+                                                       size_t n_inputs,
+                                                       mof_ivalue *const *inputs,
+                                                       size_t n_outputs,
+                                                       mof_ivalue **outputs);
+
+/* A seed for a random op without a `seed` attribute: the interpreter's count of such
+ * draws so far (0, 1, 2, ... over its lifetime), so that runs are reproducible. */
+MOF_INTERNAL uint64_t mof_interp_next_seed(mof_kernel_ctx *kc);
 
 /* ------------------------------------------------------------------ shape inference */
 
@@ -98,9 +128,20 @@ typedef struct mof_op_def {
     const char *op_type;
     int64_t since_opset;     /* first opset this row covers (1 = all) */
     int64_t until_opset;     /* last opset covered, 0 = no upper bound */
-    mof_kernel_fn run;
+    mof_kernel_fn run;       /* NULL for ops with a value kernel (mof_vop_def) */
     mof_infer_fn infer;
 } mof_op_def;
+
+/* The value kernel of an op that takes or gives sequences or optionals (Identity, If,
+ * Loop and the sequence and optional ops). Such an op has a row here and, for its
+ * shape function, a mof_op_def row whose run is NULL. */
+typedef struct mof_vop_def {
+    const char *domain;
+    const char *op_type;
+    int64_t since_opset;
+    int64_t until_opset;
+    mof_vkernel_fn run;
+} mof_vop_def;
 
 /* The operator tables, each ending with an all-zero row (registry.c lists them). */
 extern MOF_INTERNAL const mof_op_def mof_ops_elementwise[];
@@ -113,10 +154,21 @@ extern MOF_INTERNAL const mof_op_def mof_ops_einsum[];
 extern MOF_INTERNAL const mof_op_def mof_ops_detect[];
 extern MOF_INTERNAL const mof_op_def mof_ops_mof[];
 extern MOF_INTERNAL const mof_op_def mof_ops_layout[];
+extern MOF_INTERNAL const mof_op_def mof_ops_seq[];
+
+extern MOF_INTERNAL const mof_vop_def mof_vops_elementwise[];
+extern MOF_INTERNAL const mof_vop_def mof_vops_control[];
+extern MOF_INTERNAL const mof_vop_def mof_vops_seq[];
 
 /* The row implementing op_type of domain at opset, or NULL. */
 MOF_INTERNAL const mof_op_def *mof_op_find(const char *domain, const char *op_type,
                                            int64_t opset);
+/* The value kernel of op_type of domain at opset, or NULL. */
+MOF_INTERNAL mof_vkernel_fn mof_vop_find(const char *domain, const char *op_type,
+                                         int64_t opset);
+/* Whether the interpreter can run op_type of domain at opset (a tensor kernel or a
+ * value kernel). */
+MOF_INTERNAL bool mof_op_can_run(const char *domain, const char *op_type, int64_t opset);
 
 /* ------------------------------------------------------------------ helpers for kernels */
 

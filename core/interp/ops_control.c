@@ -1,10 +1,12 @@
 /* ops_control.c: control flow of the reference interpreter: If, Loop and Scan (Scan-8,
  * with its batch axis and sequence_lens, and Scan-9 and later).
  *
- * Subgraphs run through mof_interp_run_subgraph, in a frame whose parent is the
- * running frame, so that values captured from enclosing graphs are read where they
- * live. Per-iteration outputs that are concatenated (Loop and Scan outputs) are kept
- * as references and stacked once the loop ends. */
+ * Subgraphs run through mof_interp_run_subgraph(_values), in a frame whose parent is
+ * the running frame, so that values captured from enclosing graphs are read where they
+ * live. If and Loop are value kernels: their branches' outputs and loop-carried values
+ * may be sequences or optionals (Loop's scan outputs are tensors). Per-iteration
+ * outputs that are concatenated (Loop and Scan outputs) are kept as references and
+ * stacked once the loop ends. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -165,13 +167,53 @@ static mof_status bool_scalar(mof_kernel_ctx *kc, const mof_tensor *t, const cha
 
 /* ------------------------------------------------------------------ If */
 
-static mof_status k_if(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
-                       mof_tensor **out)
+/* The tensor of value v (NULL: omitted), or NULL after reporting that `what` is not a
+ * tensor. */
+static mof_status tensor_of(mof_kernel_ctx *kc, const mof_ivalue *v, const char *what,
+                            const mof_tensor **t)
 {
-    if (n_in < 1 || !in[0])
+    *t = NULL;
+    if (!v)
+        return MOF_OK;
+    if (v->kind != MOF_IVALUE_TENSOR)
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "%s must be a tensor, not a %s",
+                                what, mof_ivalue_kind_name(v->kind));
+    *t = v->tensor;
+    return MOF_OK;
+}
+
+static void unref_values(mof_ivalue **vs, size_t n)
+{
+    if (!vs)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        mof_ivalue_unref(vs[i]);
+        vs[i] = NULL;
+    }
+}
+
+/* Drops the values of the outputs the node omits. */
+static void drop_unused_values(mof_kernel_ctx *kc, size_t n_out, mof_ivalue **out)
+{
+    for (size_t i = 0; i < n_out; i++) {
+        if (!mof_node_output(kc->node, i)) {
+            mof_ivalue_unref(out[i]);
+            out[i] = NULL;
+        }
+    }
+}
+
+static mof_status k_if(mof_kernel_ctx *kc, size_t n_in, mof_ivalue *const *in, size_t n_out,
+                       mof_ivalue **out)
+{
+    const mof_tensor *c;
+    mof_status st = tensor_of(kc, n_in ? in[0] : NULL, "the condition", &c);
+    if (st != MOF_OK)
+        return st;
+    if (!c)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "the condition is missing");
     bool cond;
-    mof_status st = bool_scalar(kc, in[0], "the condition", &cond);
+    st = bool_scalar(kc, c, "the condition", &cond);
     if (st != MOF_OK)
         return st;
     const char *name = cond ? "then_branch" : "else_branch";
@@ -182,17 +224,17 @@ static mof_status k_if(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, s
     if (ng != n_out)
         return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
                                 "%s has %zu outputs, the node %zu", name, ng, n_out);
-    st = mof_interp_run_subgraph(kc, g, 0, NULL, n_out, out);
+    st = mof_interp_run_subgraph_values(kc, g, 0, NULL, n_out, out);
     if (st != MOF_OK)
         return st;
-    mof_kernel_drop_unused(kc, n_out, out);
+    drop_unused_values(kc, n_out, out);
     return MOF_OK;
 }
 
 /* ------------------------------------------------------------------ Loop */
 
-static mof_status k_loop(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in, size_t n_out,
-                         mof_tensor **out)
+static mof_status k_loop(mof_kernel_ctx *kc, size_t n_in, mof_ivalue *const *vin, size_t n_out,
+                         mof_ivalue **out)
 {
     const mof_graph *body = mof_node_attr_graph(kc->node, "body");
     if (!body)
@@ -209,25 +251,28 @@ static mof_status k_loop(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                                 n_bin, n_bout, n_carried, n_out, n_carried + 2, n_out + 1);
     size_t n_scan = n_bout - 1 - n_carried;
     for (size_t i = 0; i < n_carried; i++) {
-        if (!in[2 + i])
+        if (!vin[2 + i])
             return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
                                     "loop-carried input %zu is missing", i);
     }
     int64_t max_trip = INT64_MAX;
-    bool keep_going = true, has_cond = in[1] != NULL;
+    const mof_tensor *m, *cond;
     mof_status st;
-    if (in[0]) {
-        if (in[0]->numel != 1 || (in[0]->dtype != MOF_DTYPE_INT64 &&
-                                  in[0]->dtype != MOF_DTYPE_INT32))
+    if ((st = tensor_of(kc, vin[0], "M", &m)) != MOF_OK ||
+        (st = tensor_of(kc, vin[1], "cond", &cond)) != MOF_OK)
+        return st;
+    bool keep_going = true, has_cond = cond != NULL;
+    if (m) {
+        if (m->numel != 1 || (m->dtype != MOF_DTYPE_INT64 && m->dtype != MOF_DTYPE_INT32))
             return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
                                     "M must be a one-element int64 tensor");
-        max_trip = mof_tensor_get_i64(in[0], 0);
+        max_trip = mof_tensor_get_i64(m, 0);
     }
-    if (has_cond && (st = bool_scalar(kc, in[1], "cond", &keep_going)) != MOF_OK)
+    if (has_cond && (st = bool_scalar(kc, cond, "cond", &keep_going)) != MOF_OK)
         return st;
 
-    mof_tensor **bin = mof_calloc(n_bin, sizeof(*bin));
-    mof_tensor **bout = mof_calloc(n_bout, sizeof(*bout));
+    mof_ivalue **bin = mof_calloc(n_bin, sizeof(*bin));
+    mof_ivalue **bout = mof_calloc(n_bout, sizeof(*bout));
     mof_tensor ***scans = mof_calloc(n_scan ? n_scan : 1, sizeof(*scans));
     size_t n_iter = 0, cap_iter = 0;
     st = MOF_ERR_NOMEM;
@@ -236,25 +281,42 @@ static mof_status k_loop(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
         goto done;
     }
     for (size_t i = 0; i < n_carried; i++)
-        bin[2 + i] = mof_tensor_ref(in[2 + i]);
+        bin[2 + i] = mof_ivalue_ref(vin[2 + i]);
     for (int64_t it = 0; it < max_trip && keep_going; it++) {
-        mof_tensor_unref(bin[0]);
-        mof_tensor_unref(bin[1]);
-        bin[0] = mof_tensor_create_from(MOF_DTYPE_INT64, 0, NULL, &it);
+        mof_ivalue_unref(bin[0]);
+        mof_ivalue_unref(bin[1]);
         uint8_t c = 1;
-        bin[1] = mof_tensor_create_from(MOF_DTYPE_BOOL, 0, NULL, &c);
+        mof_tensor *ti = mof_tensor_create_from(MOF_DTYPE_INT64, 0, NULL, &it);
+        mof_tensor *tc = mof_tensor_create_from(MOF_DTYPE_BOOL, 0, NULL, &c);
+        bin[0] = mof_ivalue_tensor(ti);
+        bin[1] = mof_ivalue_tensor(tc);
+        mof_tensor_unref(ti);
+        mof_tensor_unref(tc);
         if (!bin[0] || !bin[1]) {
             st = mof_kernel_nomem(kc);
             goto done;
         }
-        st = mof_interp_run_subgraph(kc, body, n_bin, bin, n_bout, bout);
+        st = mof_interp_run_subgraph_values(kc, body, n_bin, bin, n_bout, bout);
         if (st != MOF_OK)
             goto done;
         /* Without a cond input, the body's condition output is ignored. */
-        if (has_cond && (st = bool_scalar(kc, bout[0], "the body's condition output",
-                                          &keep_going)) != MOF_OK)
-            goto done;
-        move_refs(bin + 2, bout + 1, n_carried);
+        if (has_cond) {
+            const mof_tensor *bc;
+            if ((st = tensor_of(kc, bout[0], "the body's condition output", &bc)) != MOF_OK ||
+                (st = bool_scalar(kc, bc, "the body's condition output", &keep_going)) !=
+                    MOF_OK)
+                goto done;
+        }
+        for (size_t k = 0; k < n_scan; k++) {
+            const mof_tensor *t;
+            if ((st = tensor_of(kc, bout[1 + n_carried + k], "a scan output", &t)) != MOF_OK)
+                goto done;
+        }
+        for (size_t i = 0; i < n_carried; i++) {
+            mof_ivalue_unref(bin[2 + i]);
+            bin[2 + i] = bout[1 + i];
+            bout[1 + i] = NULL;
+        }
         if (n_scan) {
             if (n_iter == cap_iter) {
                 size_t ncap = cap_iter ? 2 * cap_iter : 16;
@@ -269,27 +331,31 @@ static mof_status k_loop(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
                 cap_iter = ncap;
             }
             /* The new slots are uninitialized: assigned, not moved into. */
-            for (size_t k = 0; k < n_scan; k++) {
-                scans[k][n_iter] = bout[1 + n_carried + k];
-                bout[1 + n_carried + k] = NULL;
-            }
+            for (size_t k = 0; k < n_scan; k++)
+                scans[k][n_iter] = mof_tensor_ref(bout[1 + n_carried + k]->tensor);
         }
         n_iter++;
-        unref_all(bout, n_bout);
+        unref_values(bout, n_bout);
     }
-    move_refs(out, bin + 2, n_carried);
+    for (size_t i = 0; i < n_carried; i++) {
+        out[i] = bin[2 + i];
+        bin[2 + i] = NULL;
+    }
     for (size_t k = 0; k < n_scan; k++) {
-        st = stack_output(kc, body, 1 + n_carried + k, scans[k], n_iter, 0, false,
-                          &out[n_carried + k]);
+        mof_tensor *y = NULL;
+        st = stack_output(kc, body, 1 + n_carried + k, scans[k], n_iter, 0, false, &y);
+        if (st == MOF_OK && !(out[n_carried + k] = mof_ivalue_tensor(y)))
+            st = mof_kernel_nomem(kc);
+        mof_tensor_unref(y);
         if (st != MOF_OK)
             goto done;
     }
     st = MOF_OK;
 done:
     if (st != MOF_OK)
-        unref_all(out, n_out);
-    unref_all(bin, n_bin);
-    unref_all(bout, n_bout);
+        unref_values(out, n_out);
+    unref_values(bin, n_bin);
+    unref_values(bout, n_bout);
     for (size_t k = 0; scans && k < n_scan; k++) {
         unref_all(scans[k], n_iter);
         free(scans[k]);
@@ -297,7 +363,7 @@ done:
     free(scans);
     free(bin);
     free(bout);
-    mof_kernel_drop_unused(kc, n_out, out);
+    drop_unused_values(kc, n_out, out);
     return st;
 }
 
@@ -789,9 +855,15 @@ static mof_status infer_scan(mof_infer_ctx *ic)
 /* ------------------------------------------------------------------ the table */
 
 const mof_op_def mof_ops_control[] = {
-    {"", "If", 1, 0, k_if, infer_if},
-    {"", "Loop", 1, 0, k_loop, infer_loop},
+    {"", "If", 1, 0, NULL, infer_if},
+    {"", "Loop", 1, 0, NULL, infer_loop},
     {"", "Scan", 8, 8, k_scan8, infer_scan8},
     {"", "Scan", 9, 0, k_scan, infer_scan},
+    {0},
+};
+
+const mof_vop_def mof_vops_control[] = {
+    {"", "If", 1, 0, k_if},
+    {"", "Loop", 1, 0, k_loop},
     {0},
 };

@@ -1,6 +1,6 @@
 /* ops_elementwise.c: element-wise operators of the reference interpreter: unary math,
  * activations and Shrink, binary and variadic arithmetic, comparison and logic with
- * numpy broadcasting, Where, Cast / CastLike, Identity, Dropout (inference), and the
+ * numpy broadcasting, Where, Cast / CastLike, Identity, Dropout, and the
  * row-wise Softmax / LogSoftmax / Hardmax.
  *
  * Kernels compute in double for every floating type (float16 and bfloat16 are
@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "interp/kernel.h"
+#include "interp/random.h"
 
 /* ------------------------------------------------------------------ types */
 
@@ -1139,13 +1140,65 @@ static mof_status k_castlike(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const 
 
 /* ------------------------------------------------------------------ Identity, Dropout */
 
-static mof_status k_identity(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *in,
-                             size_t n_out, mof_tensor **out)
+/* Identity passes any value on: tensors, sequences and optionals alike. */
+static mof_status k_identity(mof_kernel_ctx *kc, size_t n_in, mof_ivalue *const *in,
+                             size_t n_out, mof_ivalue **out)
 {
-    mof_status st = mof_kernel_need_input(kc, n_in, in, 0);
-    if (st != MOF_OK)
-        return st;
-    out[0] = mof_tensor_ref(in[0]);
+    if (n_in < 1 || !in[0])
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL, "input 0 is missing");
+    if (n_out >= 1)
+        out[0] = mof_ivalue_ref(in[0]);
+    return MOF_OK;
+}
+
+/* Training-mode dropout. ONNX leaves the random numbers to the implementation; mof
+ * draws them as the ONNX reference does (onnx/backend/test/case/node/dropout.py:
+ * np.random.seed(seed); mask = np.random.uniform(0, 1, x.shape) >= ratio), with
+ * numpy's legacy MT19937 stream (random.c), so that its outputs match the reference
+ * bit for bit: y = mask * x * (1 / (1 - ratio)), computed in x's type for float and
+ * double. The seed is the `seed` attribute (its low 32 bits, as numpy takes seeds in
+ * [0, 2^32)); without one, the interpreter's count of seedless draws so far
+ * (mof_interp_next_seed: 0 for the first, then 1, 2, ...), so that a run is
+ * reproducible. */
+static mof_status dropout_train(mof_kernel_ctx *kc, const mof_tensor *x, double ratio,
+                                size_t n_out, mof_tensor **out)
+{
+    if (!(ratio > 0.0 && ratio < 1.0))
+        return mof_kernel_error(kc, MOF_ERR_INVALID_MODEL,
+                                "ratio must be in [0, 1) in training mode, it is %g", ratio);
+    if (!mof_dtype_is_float(x->dtype))
+        return mof_kernel_unsupported_type(kc, x->dtype);
+    uint64_t seed = mof_node_has_attr(kc->node, "seed")
+                        ? (uint64_t)mof_node_attr_int(kc->node, "seed", 0)
+                        : mof_interp_next_seed(kc);
+    bool want_mask = n_out > 1 && mof_node_output(kc->node, 1);
+    mof_tensor *y = mof_kernel_new_tensor(kc, x->dtype, x->rank, x->dims);
+    mof_dtype mt = kc->opset >= 10 ? MOF_DTYPE_BOOL : x->dtype;
+    mof_tensor *m = want_mask ? mof_kernel_new_tensor(kc, mt, x->rank, x->dims) : NULL;
+    if (!y || (want_mask && !m)) {
+        mof_tensor_unref(y);
+        mof_tensor_unref(m);
+        return MOF_ERR_NOMEM;
+    }
+    mof_mt19937 rng;
+    mof_mt_seed(&rng, (uint32_t)seed);
+    float fscale = 1.0f / (1.0f - (float)ratio);
+    double dscale = 1.0 / (1.0 - ratio);
+    for (int64_t i = 0; i < x->numel; i++) {
+        bool keep = mof_mt_next_double(&rng) >= ratio;
+        if (m)
+            mof_tensor_set_i64(m, i, keep);
+        if (x->dtype == MOF_DTYPE_FLOAT)
+            ((float *)y->data)[i] = keep ? ((const float *)x->data)[i] * fscale : 0.0f;
+        else if (x->dtype == MOF_DTYPE_DOUBLE)
+            ((double *)y->data)[i] = keep ? ((const double *)x->data)[i] * dscale : 0.0;
+        else
+            mof_tensor_set_f64(y, i, keep ? (double)((float)mof_tensor_get_f64(x, i) * fscale)
+                                          : 0.0);
+    }
+    out[0] = y;
+    if (m)
+        out[1] = m;
     return MOF_OK;
 }
 
@@ -1173,12 +1226,8 @@ static mof_status k_dropout(mof_kernel_ctx *kc, size_t n_in, mof_tensor *const *
         if (kc->opset < 7)
             training = mof_node_attr_int(kc->node, "is_test", 0) == 0;
     }
-    /* Training-mode dropout draws random numbers: no reference value exists for it
-     * (except with ratio 0, where it keeps everything). */
     if (training && ratio != 0.0)
-        return mof_kernel_error(kc, MOF_ERR_UNSUPPORTED,
-                                "training-mode dropout (random) is not implemented by the "
-                                "interpreter");
+        return dropout_train(kc, x, ratio, n_out, out);
     if (n_out > 1 && mof_node_output(kc->node, 1)) {
         mof_dtype mt = kc->opset >= 10 ? MOF_DTYPE_BOOL : x->dtype;
         mof_tensor *m = mof_kernel_new_tensor(kc, mt, x->rank, x->dims);
@@ -1402,10 +1451,15 @@ const mof_op_def mof_ops_elementwise[] = {
     /* Cast 24 adds a rounding mode for new float types: claimed up to 23. */
     {"", "Cast", 1, 23, k_cast, infer_cast},
     {"", "CastLike", 15, 23, k_castlike, infer_castlike},
-    {"", "Identity", 1, 0, k_identity, infer_identity},
+    {"", "Identity", 1, 0, NULL, infer_identity},
     {"", "Dropout", 1, 0, k_dropout, infer_dropout},
     {"", "Softmax", 1, 0, k_softmax, mof_infer_same},
     {"", "LogSoftmax", 1, 0, k_softmax, mof_infer_same},
     {"", "Hardmax", 1, 0, k_softmax, mof_infer_same},
+    {0},
+};
+
+const mof_vop_def mof_vops_elementwise[] = {
+    {"", "Identity", 1, 0, k_identity},
     {0},
 };

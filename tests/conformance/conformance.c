@@ -4,7 +4,12 @@
  *   conformance [-v] [--data DIR] [FILTER]
  *
  * Each test folder holds model.onnx and data sets test_data_set_K holding input_N.pb
- * and output_N.pb. A test is claimed when mof_interp_create accepts its model; a
+ * and output_N.pb: a TensorProto, or a SequenceProto / OptionalProto where the model
+ * declares a sequence or optional (mof_ivalue_load), run through
+ * mof_interp_run_values; sequences compare item by item, optionals by emptiness and
+ * content. Training-mode Dropout matches the reference because the interpreter draws
+ * numpy's MT19937 stream from the node's seed. A test is claimed when
+ * mof_interp_create accepts its model; a
  * claimed test passes when every data set gives outputs of the stored type and shape and equal values: floats within
  * |a - b| <= 1e-5 + 1e-3 |b| (NaN matches NaN; bfloat16, whose unit of rounding is
  * 2^-8, within one unit of it: the test data of ONNX 1.12 truncates where mof rounds),
@@ -260,9 +265,8 @@ static int cmp_row(const void *a, const void *b)
 
 /* ------------------------------------------------------------------ one test */
 
-/* Loads the tensors prefix_0.pb, prefix_1.pb, ... of a data set folder. */
-static mof_tensor **load_tensors(mof_context *ctx, const char *dir, const char *prefix,
-                                 size_t *count, char *why, size_t size)
+/* The number of files prefix_0.pb, prefix_1.pb, ... of a data set folder. */
+static size_t count_files(const char *dir, const char *prefix)
 {
     size_t n = 0;
     for (;; n++) {
@@ -272,44 +276,60 @@ static mof_tensor **load_tensors(mof_context *ctx, const char *dir, const char *
         bool there = is_file(p);
         free(p);
         if (!there)
-            break;
+            return n;
     }
-    mof_tensor **ts = xcalloc(n, sizeof(*ts));
+}
+
+/* The kind of value v: what its type declares (a tensor when it declares none). */
+static mof_ivalue_kind kind_of(const mof_value *v)
+{
+    mof_ivalue_kind kind;
+    return mof_interp_value_kind(v, &kind) >= 0 ? kind : MOF_IVALUE_TENSOR;
+}
+
+/* Loads the values prefix_0.pb ... prefix_{n-1}.pb, file i of kind kinds[i] (a
+ * TensorProto, SequenceProto or OptionalProto). */
+static mof_ivalue **load_values(mof_context *ctx, const char *dir, const char *prefix, size_t n,
+                                const mof_ivalue_kind *kinds, char *why, size_t size)
+{
+    mof_ivalue **vs = xcalloc(n, sizeof(*vs));
     for (size_t i = 0; i < n; i++) {
         char name[64];
         snprintf(name, sizeof(name), "%s_%zu.pb", prefix, i);
         char *p = path_join(dir, name);
-        ts[i] = mof_tensor_load(ctx, p, NULL);
+        vs[i] = mof_ivalue_load(ctx, p, kinds[i]);
         free(p);
-        if (!ts[i]) {
+        if (!vs[i]) {
             char *e = first_error(ctx);
             snprintf(why, size, "cannot load %s: %s", name, e);
             free(e);
             for (size_t j = 0; j < i; j++)
-                mof_tensor_unref(ts[j]);
-            free(ts);
-            *count = 0;
+                mof_ivalue_unref(vs[j]);
+            free(vs);
             return NULL;
         }
     }
-    *count = n;
-    return ts;
+    return vs;
 }
 
 /* ONNX 1.12 writes bfloat16 test tensors with data type uint16 (the same bits): such
  * a tensor standing for a bfloat16 value of the model is read as bfloat16. */
-static void fix_bfloat16(mof_tensor **t, const mof_value *v)
+static void fix_bfloat16(mof_ivalue **iv, const mof_value *v)
 {
-    if (mof_tensor_dtype(*t) != MOF_DTYPE_UINT16 || mof_value_dtype(v) != MOF_DTYPE_BFLOAT16)
+    const mof_tensor *t = mof_ivalue_get_tensor(*iv);
+    if (!t || mof_tensor_dtype(t) != MOF_DTYPE_UINT16 ||
+        mof_value_dtype(v) != MOF_DTYPE_BFLOAT16)
         return;
-    mof_tensor *b = mof_tensor_create_from(MOF_DTYPE_BFLOAT16, mof_tensor_rank(*t),
-                                           mof_tensor_dims(*t), mof_tensor_data(*t));
-    if (!b) {
+    mof_tensor *b = mof_tensor_create_from(MOF_DTYPE_BFLOAT16, mof_tensor_rank(t),
+                                           mof_tensor_dims(t), mof_tensor_data(t));
+    mof_ivalue *bv = b ? mof_ivalue_tensor(b) : NULL;
+    mof_tensor_unref(b);
+    if (!bv) {
         fprintf(stderr, "conformance: out of memory\n");
         exit(2);
     }
-    mof_tensor_unref(*t);
-    *t = b;
+    mof_ivalue_unref(*iv);
+    *iv = bv;
 }
 
 /* Whether tensor t fits the (declared or inferred) type of value v. */
@@ -360,46 +380,98 @@ static bool fits_declared(const mof_tensor *t, const mof_value *v, char *why, si
     return ok;
 }
 
+/* Compares value got with want (tensors as tensors_match, sequences item by item,
+ * optionals by what they hold); on a mismatch writes the reason into why. */
+static bool values_match(const mof_ivalue *got, const mof_ivalue *want, char *why, size_t size)
+{
+    static const char *const kinds[] = {"tensor", "sequence", "optional"};
+    mof_ivalue_kind kg = mof_ivalue_get_kind(got), kw = mof_ivalue_get_kind(want);
+    if (kg != kw) {
+        snprintf(why, size, "got a %s, expected a %s", kinds[kg], kinds[kw]);
+        return false;
+    }
+    switch (kw) {
+    case MOF_IVALUE_TENSOR:
+        return tensors_match(mof_ivalue_get_tensor(got), mof_ivalue_get_tensor(want), why, size);
+    case MOF_IVALUE_SEQUENCE: {
+        size_t n = mof_ivalue_length(want);
+        if (mof_ivalue_length(got) != n) {
+            snprintf(why, size, "got a sequence of %zu tensors, expected %zu",
+                     mof_ivalue_length(got), n);
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char reason[400];
+            if (!tensors_match(mof_ivalue_item(got, i), mof_ivalue_item(want, i), reason,
+                               sizeof(reason))) {
+                snprintf(why, size, "sequence item %zu: %s", i, reason);
+                return false;
+            }
+        }
+        return true;
+    }
+    case MOF_IVALUE_OPTIONAL: {
+        const mof_ivalue *a = mof_ivalue_element(got), *b = mof_ivalue_element(want);
+        if (!a || !b) {
+            if (a == b)
+                return true;
+            snprintf(why, size, "got %s optional, expected %s one", a ? "a full" : "an empty",
+                     b ? "a full" : "an empty");
+            return false;
+        }
+        return values_match(a, b, why, size);
+    }
+    }
+    return false;
+}
+
 /* Runs one data set; returns R_PASS, R_FAIL, R_REFUSED or R_BAD_DATA. */
 static result run_data_set(mof_context *ctx, const mof_model *model, mof_interp *it,
                            const char *dir, char *why, size_t size)
 {
     const mof_graph *g = mof_model_graph(model);
-    size_t n_in = 0, n_want = 0;
-    result r = R_FAIL;
-    mof_tensor **ins = load_tensors(ctx, dir, "input", &n_in, why, size);
-    mof_tensor **wants = ins ? load_tensors(ctx, dir, "output", &n_want, why, size) : NULL;
     size_t n_gin = mof_graph_n_inputs(g), n_gout = mof_graph_n_outputs(g);
-    mof_tensor **feed = xcalloc(n_gin, sizeof(*feed));
-    mof_tensor **outs = xcalloc(n_gout, sizeof(*outs));
-    if (!ins || !wants)
-        goto done;
+    size_t n_in = count_files(dir, "input"), n_want = count_files(dir, "output");
+    result r = R_FAIL;
+    mof_ivalue **ins = NULL, **wants = NULL;
+    mof_ivalue **feed = xcalloc(n_gin, sizeof(*feed));
+    mof_ivalue **outs = xcalloc(n_gout, sizeof(*outs));
     /* The data set feeds the graph inputs that are not initializers, in order. */
+    size_t *which = xcalloc(n_gin, sizeof(*which));
     size_t k = 0;
-    for (size_t i = 0; i < n_gin; i++) {
-        if (mof_value_is_initializer(mof_graph_input(g, i)))
-            continue;
-        if (k >= n_in) {
-            snprintf(why, size, "the data set has %zu inputs, the model needs more", n_in);
-            goto done;
-        }
-        fix_bfloat16(&ins[k], mof_graph_input(g, i));
-        /* A few data sets of ONNX 1.12 contradict their own model (the CastLike
-         * bfloat16 tests feed [1] to a [3,4] input): not the interpreter's test. */
-        if (!fits_declared(ins[k], mof_graph_input(g, i), why, size)) {
-            r = R_BAD_DATA;
-            goto done;
-        }
-        feed[i] = ins[k++];
-    }
+    for (size_t i = 0; i < n_gin; i++)
+        if (!mof_value_is_initializer(mof_graph_input(g, i)))
+            which[k++] = i;
     if (k != n_in || n_want != n_gout) {
         snprintf(why, size, "the data set has %zu inputs and %zu outputs, the model %zu and %zu",
                  n_in, n_want, k, n_gout);
         goto done;
     }
+    mof_ivalue_kind *kinds = xcalloc(n_in + n_want, sizeof(*kinds));
+    for (size_t i = 0; i < n_in; i++)
+        kinds[i] = kind_of(mof_graph_input(g, which[i]));
+    for (size_t i = 0; i < n_want; i++)
+        kinds[n_in + i] = kind_of(mof_graph_output(g, i));
+    ins = load_values(ctx, dir, "input", n_in, kinds, why, size);
+    wants = ins ? load_values(ctx, dir, "output", n_want, kinds + n_in, why, size) : NULL;
+    free(kinds);
+    if (!ins || !wants)
+        goto done;
+    for (size_t j = 0; j < n_in; j++) {
+        const mof_value *v = mof_graph_input(g, which[j]);
+        fix_bfloat16(&ins[j], v);
+        /* A few data sets of ONNX 1.12 contradict their own model (the CastLike
+         * bfloat16 tests feed [1] to a [3,4] input): not the interpreter's test. */
+        const mof_tensor *t = mof_ivalue_get_tensor(ins[j]);
+        if (t && !fits_declared(t, v, why, size)) {
+            r = R_BAD_DATA;
+            goto done;
+        }
+        feed[which[j]] = ins[j];
+    }
     for (size_t i = 0; i < n_gout; i++)
         fix_bfloat16(&wants[i], mof_graph_output(g, i));
-    mof_status st = mof_interp_run(it, n_gin, feed, n_gout, outs);
+    mof_status st = mof_interp_run_values(it, n_gin, feed, n_gout, outs);
     if (st != MOF_OK) {
         char *e = first_error(ctx);
         snprintf(why, size, "%s", e);
@@ -408,34 +480,35 @@ static result run_data_set(mof_context *ctx, const mof_model *model, mof_interp 
         goto done;
     }
     for (size_t i = 0; i < n_gout; i++) {
-        char reason[400];
+        char reason[600];
         const mof_value *ov = mof_graph_output(g, i);
-        if (!fits_type(outs[i], ov)) {
+        const mof_tensor *t = mof_ivalue_get_tensor(outs[i]);
+        if (t && !fits_type(t, ov)) {
             char a[160], b[160];
-            format_shape(a, sizeof(a), outs[i]);
+            format_shape(a, sizeof(a), t);
             format_value_type(b, sizeof(b), ov);
             snprintf(why, size, "output %zu ('%s') is %s, but shape inference says %s", i,
                      mof_value_name(ov), a, b);
             goto done;
         }
-        if (!tensors_match(outs[i], wants[i], reason, sizeof(reason))) {
-            snprintf(why, size, "output %zu ('%s'): %s", i,
-                     mof_value_name(mof_graph_output(g, i)), reason);
+        if (!values_match(outs[i], wants[i], reason, sizeof(reason))) {
+            snprintf(why, size, "output %zu ('%s'): %s", i, mof_value_name(ov), reason);
             goto done;
         }
     }
     r = R_PASS;
 done:
     for (size_t i = 0; ins && i < n_in; i++)
-        mof_tensor_unref(ins[i]);
+        mof_ivalue_unref(ins[i]);
     for (size_t i = 0; wants && i < n_want; i++)
-        mof_tensor_unref(wants[i]);
+        mof_ivalue_unref(wants[i]);
     for (size_t i = 0; i < n_gout; i++)
-        mof_tensor_unref(outs[i]);
+        mof_ivalue_unref(outs[i]);
     free(ins);
     free(wants);
     free(feed);
     free(outs);
+    free(which);
     return r;
 }
 
