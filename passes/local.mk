@@ -63,3 +63,5 @@ tests_unit_test_fusion_SOURCES = tests/unit/test_fusion.c $(passes_fusion_fusion
 tests_unit_test_fusion_CPPFLAGS = $(TEST_CPPFLAGS) -DMOF_PLUGIN_STATIC=fusion
 tests_unit_test_fusion_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_fusion_LDADD = $(TEST_LDADD)
+
+include passes/pruning/local.mk

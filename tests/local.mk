@@ -25,3 +25,4 @@ include tests/verify.mk
 include tests/text.mk
 include tests/digits.mk
 include tests/seq.mk
+include tests/prune.mk
