@@ -63,6 +63,8 @@ struct mof_pass_ctx {
     char **stat_names;
     int64_t *stat_values;
     size_t n_stats, cap_stats;
+    char **data_keys, **data_json;   /* mof_pass_report_json */
+    size_t n_data, cap_data;
 };
 
 struct mof_backend_ctx {
@@ -106,8 +108,45 @@ void mof_pass_stat(mof_pass_ctx *pc, const char *name, int64_t delta)
     pc->n_stats++;
 }
 
+mof_status mof_pass_report_json(mof_pass_ctx *pc, const char *key, const char *json)
+{
+    if (!pc || !key || !*key || !json || !*json)
+        return MOF_ERR_INVALID_ARG;
+    char *copy = mof_strdup(json);
+    if (!copy)
+        return MOF_ERR_NOMEM;
+    for (size_t i = 0; i < pc->n_data; i++) {
+        if (strcmp(pc->data_keys[i], key) == 0) {
+            free(pc->data_json[i]);
+            pc->data_json[i] = copy;
+            return MOF_OK;
+        }
+    }
+    size_t cap_keys = pc->cap_data, cap_json = pc->cap_data;
+    char *key_copy = mof_strdup(key);
+    if (!key_copy || !MOF_GROW(pc->data_keys, cap_keys, pc->n_data + 1) ||
+        !MOF_GROW(pc->data_json, cap_json, pc->n_data + 1)) {
+        free(key_copy);
+        free(copy);
+        return MOF_ERR_NOMEM;
+    }
+    pc->cap_data = cap_keys < cap_json ? cap_keys : cap_json;
+    pc->data_keys[pc->n_data] = key_copy;
+    pc->data_json[pc->n_data] = copy;
+    pc->n_data++;
+    return MOF_OK;
+}
+
 static void pass_ctx_clear(mof_pass_ctx *pc)
 {
+    for (size_t i = 0; i < pc->n_data; i++) {
+        free(pc->data_keys[i]);
+        free(pc->data_json[i]);
+    }
+    free(pc->data_keys);
+    free(pc->data_json);
+    pc->data_keys = pc->data_json = NULL;
+    pc->n_data = pc->cap_data = 0;
     for (size_t i = 0; i < pc->n_stats; i++)
         free(pc->stat_names[i]);
     free(pc->stat_names);
@@ -184,6 +223,12 @@ static void step_report_clear(mof_step_report *s)
         free((char *)s->stat_names[i]);
     free((char **)s->stat_names);
     free((int64_t *)s->stat_values);
+    for (size_t i = 0; i < s->n_data; i++) {
+        free((char *)s->data_keys[i]);
+        free((char *)s->data_json[i]);
+    }
+    free((char **)s->data_keys);
+    free((char **)s->data_json);
 }
 
 void mof_run_report_destroy(mof_run_report *r)
@@ -353,6 +398,11 @@ static mof_step_report *add_row(runner *r, const mof_step *s, unsigned iteration
         pc->stat_names = NULL;
         pc->stat_values = NULL;
         pc->n_stats = pc->cap_stats = 0;
+        row->n_data = pc->n_data;
+        row->data_keys = (const char *const *)pc->data_keys;
+        row->data_json = (const char *const *)pc->data_json;
+        pc->data_keys = pc->data_json = NULL;
+        pc->n_data = pc->cap_data = 0;
     }
     rep->n_steps++;
     return row;

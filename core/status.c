@@ -43,6 +43,8 @@ const char *mof_dtype_name(mof_dtype dtype)
     case MOF_DTYPE_COMPLEX64: return "complex64";
     case MOF_DTYPE_COMPLEX128: return "complex128";
     case MOF_DTYPE_BFLOAT16: return "bfloat16";
+    case MOF_DTYPE_UINT4: return "uint4";
+    case MOF_DTYPE_INT4: return "int4";
     }
     return "undefined";
 }
@@ -53,6 +55,8 @@ size_t mof_dtype_size(mof_dtype dtype)
     case MOF_DTYPE_UINT8:
     case MOF_DTYPE_INT8:
     case MOF_DTYPE_BOOL:
+    case MOF_DTYPE_UINT4: /* unpacked in memory, see mof/common.h */
+    case MOF_DTYPE_INT4:
         return 1;
     case MOF_DTYPE_UINT16:
     case MOF_DTYPE_INT16:
@@ -75,4 +79,13 @@ size_t mof_dtype_size(mof_dtype dtype)
         return 0;
     }
     return 0;
+}
+
+size_t mof_dtype_storage_bytes(mof_dtype dtype, int64_t numel)
+{
+    if (numel <= 0)
+        return 0;
+    if (dtype == MOF_DTYPE_UINT4 || dtype == MOF_DTYPE_INT4)
+        return (size_t)(numel / 2 + numel % 2);
+    return (size_t)numel * mof_dtype_size(dtype);
 }

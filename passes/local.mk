@@ -65,3 +65,4 @@ tests_unit_test_fusion_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_fusion_LDADD = $(TEST_LDADD)
 
 include passes/pruning/local.mk
+include passes/quantization/local.mk

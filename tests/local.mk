@@ -26,3 +26,5 @@ include tests/text.mk
 include tests/digits.mk
 include tests/seq.mk
 include tests/prune.mk
+include tests/quant.mk
+include tests/quantdyn.mk

@@ -17,7 +17,8 @@ EXTRA_DIST += tests/python/text_crosscheck.py
 # in MOF_PASS_TEST_FILES so that it is distributed too.
 MOF_PASS_TEST_FILES = \
 	tests/passes/cleanup.test tests/passes/fusion.test tests/passes/layout.test \
-	tests/passes/simplify.test tests/passes/pruning.test
+	tests/passes/simplify.test tests/passes/pruning.test tests/passes/quantization.test \
+	tests/passes/quantize-dynamic.test tests/passes/quantize-weights.test
 check_PROGRAMS += tests/passes/run_pass_tests
 tests_passes_run_pass_tests_SOURCES = tests/passes/run_pass_tests.c \
 	tests/passes/filecheck.c tests/passes/filecheck.h

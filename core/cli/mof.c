@@ -989,6 +989,17 @@ static void write_report_body(FILE *out, const struct run_args *r, const mof_pip
         }
         fputs("}, \"output\": ", out);
         json_string(out, st->output);
+        if (st->n_data) {
+            /* Structured results of the pass (mof_pass_report_json), as it wrote them. */
+            fputs(", \"data\": {", out);
+            for (size_t k = 0; k < st->n_data; k++) {
+                if (k)
+                    fputs(", ", out);
+                json_string(out, st->data_keys[k]);
+                fprintf(out, ": %s", st->data_json[k]);
+            }
+            fputc('}', out);
+        }
         fputc('}', out);
     }
     fputs(n ? "\n  ],\n  \"notes\": [" : "],\n  \"notes\": [", out);

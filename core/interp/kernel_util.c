@@ -244,10 +244,12 @@ double mof_tensor_get_f64(const mof_tensor *t, int64_t i)
     case MOF_DTYPE_DOUBLE: return ((const double *)d)[i];
     case MOF_DTYPE_FLOAT16: return mof_half_to_float(((const uint16_t *)d)[i]);
     case MOF_DTYPE_BFLOAT16: return mof_bfloat16_to_float(((const uint16_t *)d)[i]);
+    case MOF_DTYPE_INT4: /* unpacked, one per byte (mof/common.h) */
     case MOF_DTYPE_INT8: return ((const int8_t *)d)[i];
     case MOF_DTYPE_INT16: return ((const int16_t *)d)[i];
     case MOF_DTYPE_INT32: return ((const int32_t *)d)[i];
     case MOF_DTYPE_INT64: return (double)((const int64_t *)d)[i];
+    case MOF_DTYPE_UINT4:
     case MOF_DTYPE_UINT8: return ((const uint8_t *)d)[i];
     case MOF_DTYPE_UINT16: return ((const uint16_t *)d)[i];
     case MOF_DTYPE_UINT32: return ((const uint32_t *)d)[i];
@@ -287,10 +289,12 @@ int64_t mof_tensor_get_i64(const mof_tensor *t, int64_t i)
     case MOF_DTYPE_FLOAT16: return f64_to_i64(mof_half_to_float(((const uint16_t *)d)[i]));
     case MOF_DTYPE_BFLOAT16:
         return f64_to_i64(mof_bfloat16_to_float(((const uint16_t *)d)[i]));
+    case MOF_DTYPE_INT4:
     case MOF_DTYPE_INT8: return ((const int8_t *)d)[i];
     case MOF_DTYPE_INT16: return ((const int16_t *)d)[i];
     case MOF_DTYPE_INT32: return ((const int32_t *)d)[i];
     case MOF_DTYPE_INT64: return ((const int64_t *)d)[i];
+    case MOF_DTYPE_UINT4:
     case MOF_DTYPE_UINT8: return ((const uint8_t *)d)[i];
     case MOF_DTYPE_UINT16: return ((const uint16_t *)d)[i];
     case MOF_DTYPE_UINT32: return ((const uint32_t *)d)[i];
@@ -318,6 +322,8 @@ void mof_tensor_set_f64(mof_tensor *t, int64_t i, double v)
     case MOF_DTYPE_UINT32: ((uint32_t *)d)[i] = (uint32_t)f64_to_u64(v); break;
     case MOF_DTYPE_UINT64: ((uint64_t *)d)[i] = f64_to_u64(v); break;
     case MOF_DTYPE_BOOL: ((uint8_t *)d)[i] = v != 0.0; break;
+    case MOF_DTYPE_UINT4:
+    case MOF_DTYPE_INT4: mof_tensor_set_i64(t, i, f64_to_i64(v)); break;
     default: break;
     }
 }
@@ -341,6 +347,9 @@ void mof_tensor_set_i64(mof_tensor *t, int64_t i, int64_t v)
     case MOF_DTYPE_UINT32: ((uint32_t *)d)[i] = (uint32_t)v; break;
     case MOF_DTYPE_UINT64: ((uint64_t *)d)[i] = (uint64_t)v; break;
     case MOF_DTYPE_BOOL: ((uint8_t *)d)[i] = v != 0; break;
+    /* The low four bits, kept unpacked: uint4 as 0..15, int4 sign-extended. */
+    case MOF_DTYPE_UINT4: ((uint8_t *)d)[i] = (uint8_t)(v & 0xF); break;
+    case MOF_DTYPE_INT4: ((int8_t *)d)[i] = (int8_t)(((v & 0xF) ^ 0x8) - 8); break;
     default: break;
     }
 }

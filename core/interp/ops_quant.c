@@ -10,7 +10,10 @@
  * by it in float, the product is rounded half to even, the zero point added, and the
  * result saturated to the output type. Division by a scale (QuantizeLinear) is done in
  * the precision of the scale's type. A NaN quantizes to 0 (ONNX Runtime's result on
- * x86: the integer conversion of NaN keeps no bits in 8 or 16 bits). */
+ * x86: the integer conversion of NaN keeps no bits in 8 or 16 bits).
+ *
+ * From opset 21, QuantizeLinear and DequantizeLinear also take int4 / uint4 (held one
+ * value per byte in memory, see mof/common.h) and blocked scales (block_size). */
 #include "config.h"
 
 #include <inttypes.h>
@@ -39,6 +42,8 @@ static bool quant_range(mof_dtype t, bool allow_int32, int64_t *lo, int64_t *hi)
     case MOF_DTYPE_INT8: *lo = -128, *hi = 127; return true;
     case MOF_DTYPE_UINT16: *lo = 0, *hi = 65535; return true;
     case MOF_DTYPE_INT16: *lo = -32768, *hi = 32767; return true;
+    case MOF_DTYPE_UINT4: *lo = 0, *hi = 15; return true;
+    case MOF_DTYPE_INT4: *lo = -8, *hi = 7; return true;
     case MOF_DTYPE_INT32:
         *lo = INT32_MIN, *hi = INT32_MAX;
         return allow_int32;

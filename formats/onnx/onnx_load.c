@@ -63,6 +63,9 @@ uint32_t mof_onnx_typed_field(mof_dtype dtype, size_t *per_elem)
     case MOF_DTYPE_FLOAT16:
     case MOF_DTYPE_BFLOAT16:
         return MOF_ONNX_FIELD_INT32_DATA;
+    case MOF_DTYPE_UINT4: /* two elements per int32_data entry (see load_tensor) */
+    case MOF_DTYPE_INT4:
+        return MOF_ONNX_FIELD_INT32_DATA;
     case MOF_DTYPE_STRING:
         return MOF_ONNX_FIELD_STRING_DATA;
     case MOF_DTYPE_INT64:
@@ -83,7 +86,30 @@ uint32_t mof_onnx_typed_field(mof_dtype dtype, size_t *per_elem)
 
 bool mof_onnx_dtype_known(int32_t dtype)
 {
-    return dtype >= MOF_DTYPE_FLOAT && dtype <= MOF_DTYPE_BFLOAT16;
+    return (dtype >= MOF_DTYPE_FLOAT && dtype <= MOF_DTYPE_BFLOAT16) ||
+           dtype == MOF_DTYPE_UINT4 || dtype == MOF_DTYPE_INT4;
+}
+
+bool mof_onnx_dtype_packed(mof_dtype dtype)
+{
+    return dtype == MOF_DTYPE_UINT4 || dtype == MOF_DTYPE_INT4;
+}
+
+void mof_onnx_unpack4(mof_dtype dtype, const uint8_t *src, size_t numel, uint8_t *dst)
+{
+    bool sign = dtype == MOF_DTYPE_INT4;
+    for (size_t i = 0; i < numel; i++) {
+        unsigned v = (src[i / 2] >> (i % 2 ? 4 : 0)) & 0xFu;
+        dst[i] = sign ? (uint8_t)(int8_t)((int)(v ^ 8u) - 8) : (uint8_t)v;
+    }
+}
+
+void mof_onnx_pack4(const uint8_t *src, size_t numel, uint8_t *dst)
+{
+    for (size_t i = 0; i < numel; i += 2) {
+        unsigned lo = src[i] & 0xFu, hi = i + 1 < numel ? src[i + 1] & 0xFu : 0;
+        dst[i / 2] = (uint8_t)(lo | hi << 4);
+    }
 }
 
 void mof_onnx_format_type(char *buf, size_t size, int32_t dtype, size_t rank,
@@ -692,6 +718,30 @@ static void *narrow_typed(loader *L, const Onnx__TensorProto *tp, mof_dtype dtyp
         nomem(L);
         return NULL;
     }
+    if (mof_onnx_dtype_packed(dtype)) {
+        /* count elements; each int32_data entry holds a byte of two of them. */
+        size_t n = mof_dtype_storage_bytes(dtype, (int64_t)count);
+        uint8_t *bytes = mof_malloc(n ? n : 1);
+        if (!bytes) {
+            free(out);
+            nomem(L);
+            return NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (tp->int32_data[i] < 0 || tp->int32_data[i] > UINT8_MAX) {
+                fail(L, MOF_ERR_INVALID_MODEL,
+                     "tensor '%s' (%s): entry %zu of int32_data does not hold two packed "
+                     "4-bit elements", tname, tdesc, i);
+                free(bytes);
+                free(out);
+                return NULL;
+            }
+            bytes[i] = (uint8_t)tp->int32_data[i];
+        }
+        mof_onnx_unpack4(dtype, bytes, count, out);
+        free(bytes);
+        return out;
+    }
     for (size_t i = 0; i < count; i++) {
         int64_t v;
         if (dtype == MOF_DTYPE_UINT32)
@@ -882,30 +932,48 @@ static mof_tensor *load_tensor(loader *L, Onnx__TensorProto *tp, const char *wha
         return NULL;
     }
     size_t nbytes = (size_t)numel * esize;
+    /* What the file holds: int4 / uint4 packed two per byte, unpacked in memory. */
+    bool packed = mof_onnx_dtype_packed(dtype);
+    size_t file_bytes = mof_dtype_storage_bytes(dtype, numel);
+    size_t typed_want = packed ? file_bytes : (size_t)numel * per;
     void *data = NULL;
     mof_mapping *mapping = NULL;
     switch (store) {
     case MOF_STORE_RAW:
-        if (tp->raw_data.len != nbytes) {
+        if (tp->raw_data.len != file_bytes) {
             fail(L, MOF_ERR_INVALID_MODEL,
                  "tensor '%s' (%s) has %zu bytes of raw_data, expected %zu", tname, tdesc,
-                 tp->raw_data.len, nbytes);
+                 tp->raw_data.len, file_bytes);
             return NULL;
         }
         break;
     case MOF_STORE_TYPED: {
         size_t n = typed_count(tp, typed);
-        if (n != (size_t)numel * per) {
+        if (n != typed_want) {
             fail(L, MOF_ERR_INVALID_MODEL,
                  "tensor '%s' (%s) has %zu values in %s, expected %zu", tname, tdesc, n,
-                 field_name(typed), (size_t)numel * per);
+                 field_name(typed), typed_want);
             return NULL;
         }
         break;
     }
     case MOF_STORE_EXTERNAL:
-        if (load_external(L, tp, tname, tdesc, dtype, nbytes, &data, &mapping))
+        if (load_external(L, tp, tname, tdesc, dtype, file_bytes, &data, &mapping))
             return NULL;
+        if (packed) {
+            uint8_t *u = mof_malloc(nbytes ? nbytes : 1);
+            if (!u) {
+                if (!mapping)
+                    free(data);
+                nomem(L);
+                return NULL;
+            }
+            mof_onnx_unpack4(dtype, data, (size_t)numel, u);
+            if (!mapping)
+                free(data);
+            data = u;
+            mapping = NULL;
+        }
         break;
     case MOF_STORE_NONE:
         break;
@@ -936,6 +1004,12 @@ static mof_tensor *load_tensor(loader *L, Onnx__TensorProto *tp, const char *wha
     /* Nothing fails past the data conversion but allocations; take buffers now. */
     switch (store) {
     case MOF_STORE_RAW:
+        if (packed) {
+            if (!(data = mof_malloc(nbytes ? nbytes : 1)))
+                goto nomem;
+            mof_onnx_unpack4(dtype, tp->raw_data.data, (size_t)numel, data);
+            break;
+        }
         data = tp->raw_data.data;
         tp->raw_data = (ProtobufCBinaryData){0};
         tp->has_raw_data = 0;

@@ -47,6 +47,13 @@ MOF_INTERNAL uint32_t mof_onnx_typed_field(mof_dtype dtype, size_t *per_elem);
 /* Whether dtype is one that mof can hold in a tensor (every ONNX 1.12 type but
  * UNDEFINED). */
 MOF_INTERNAL bool mof_onnx_dtype_known(int32_t dtype);
+/* int4 / uint4: held one element per byte in memory, two per byte in files (first in
+ * the low nibble). unpack4 reads numel elements from packed src (int4 sign-extended);
+ * pack4 writes ceil(numel / 2) bytes of the low nibbles of src. */
+MOF_INTERNAL bool mof_onnx_dtype_packed(mof_dtype dtype);
+MOF_INTERNAL void mof_onnx_unpack4(mof_dtype dtype, const uint8_t *src, size_t numel,
+                                   uint8_t *dst);
+MOF_INTERNAL void mof_onnx_pack4(const uint8_t *src, size_t numel, uint8_t *dst);
 
 /* Formats "float[2, 3]" into buf (truncated to size). */
 MOF_INTERNAL void mof_onnx_format_type(char *buf, size_t size, int32_t dtype, size_t rank,

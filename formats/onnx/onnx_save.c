@@ -284,15 +284,24 @@ static bool write_external(saver *S, const mof_tensor *t, Onnx__TensorProto *tp)
     if (!data_write(S, zeros, pad))
         return false;
     uint64_t offset = S->data_off;
-    if (!data_write(S, t->data, t->nbytes))
+    size_t file_bytes = mof_dtype_storage_bytes(t->dtype, t->numel);
+    if (mof_onnx_dtype_packed(t->dtype)) {
+        uint8_t *packed = s_alloc(S, file_bytes);
+        if (!packed)
+            return false;
+        mof_onnx_pack4(t->data, (size_t)t->numel, packed);
+        if (!data_write(S, packed, file_bytes))
+            return false;
+    } else if (!data_write(S, t->data, t->nbytes)) {
         return false;
+    }
 
     /* Entries kept in extra (when one had unknown fields), then the modeled ones; the
      * location, offset and length are those of the new file. */
     size_t n_old = tp->n_external_data, n_kept = p ? p->n_external : 0, n = n_old;
     Onnx__StringStringEntryProto **entries = s_array(S, n_old + n_kept + 3, sizeof(*entries));
     char *off_s = s_printf(S, "%" PRIu64, offset);
-    char *len_s = s_printf(S, "%zu", t->nbytes);
+    char *len_s = s_printf(S, "%zu", file_bytes);
     if (!entries || !off_s || !len_s)
         return false;
     for (size_t i = 0; i < n_old; i++)
@@ -319,6 +328,20 @@ static bool write_typed(saver *S, const mof_tensor *t, Onnx__TensorProto *tp)
     mof_onnx_typed_field(t->dtype, &per);
     size_t count = (size_t)t->numel * per;
     void *data = t->data;
+    if (mof_onnx_dtype_packed(t->dtype)) {
+        /* One int32_data entry per packed byte: two elements. */
+        size_t n = mof_dtype_storage_bytes(t->dtype, t->numel);
+        uint8_t *b = s_alloc(S, n);
+        int32_t *w = s_array(S, n, sizeof(*w));
+        if (!b || !w)
+            return false;
+        mof_onnx_pack4(data, (size_t)t->numel, b);
+        for (size_t i = 0; i < n; i++)
+            w[i] = b[i];
+        tp->n_int32_data = n;
+        tp->int32_data = w;
+        return true;
+    }
     switch (t->dtype) {
     case MOF_DTYPE_FLOAT:
     case MOF_DTYPE_COMPLEX64:
@@ -419,7 +442,8 @@ static Onnx__TensorProto *build_tensor(saver *S, const mof_tensor *t, const char
         if (S->mode == MOF_EXTERNAL_KEEP)
             external = was_external;
         else if (S->mode == MOF_EXTERNAL_ABOVE)
-            external = t->nbytes > 0 && t->nbytes >= S->threshold;
+            external = t->nbytes > 0 &&
+                       mof_dtype_storage_bytes(t->dtype, t->numel) >= S->threshold;
     }
     if (external)
         return write_external(S, t, tp) ? tp : NULL;
@@ -451,6 +475,14 @@ static Onnx__TensorProto *build_tensor(saver *S, const mof_tensor *t, const char
     case MOF_STORE_RAW:
         tp->has_raw_data = 1;
         tp->raw_data = (ProtobufCBinaryData){t->nbytes, t->data};
+        if (mof_onnx_dtype_packed(t->dtype)) {
+            size_t n = mof_dtype_storage_bytes(t->dtype, t->numel);
+            uint8_t *b = s_alloc(S, n);
+            if (!b)
+                return NULL;
+            mof_onnx_pack4(t->data, (size_t)t->numel, b);
+            tp->raw_data = (ProtobufCBinaryData){n, b};
+        }
         break;
     case MOF_STORE_TYPED:
         if (!write_typed(S, t, tp))

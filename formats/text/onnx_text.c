@@ -325,7 +325,9 @@ static void put_tensor_element(printer *P, const mof_tensor *t, int64_t i)
     switch (t->dtype) {
     case MOF_DTYPE_FLOAT: put_real(P, ((const float *)d)[i], 9); break;
     case MOF_DTYPE_DOUBLE: put_real(P, ((const double *)d)[i], 17); break;
+    case MOF_DTYPE_INT4: /* unpacked in memory, one per byte */
     case MOF_DTYPE_INT8: putf(P, "%d", ((const int8_t *)d)[i]); break;
+    case MOF_DTYPE_UINT4:
     case MOF_DTYPE_UINT8: putf(P, "%u", ((const uint8_t *)d)[i]); break;
     case MOF_DTYPE_INT16: putf(P, "%d", ((const int16_t *)d)[i]); break;
     case MOF_DTYPE_UINT16:
@@ -1409,6 +1411,16 @@ static bool parse_element(parser *P, mof_tensor *t, int64_t i)
             return false;
         ((uint8_t *)d)[i] = (uint8_t)v;
         return true;
+    case MOF_DTYPE_INT4:
+        if (!take_int(P, -8, 7, &v, "an int4 (-8 to 7)"))
+            return false;
+        ((int8_t *)d)[i] = (int8_t)v;
+        return true;
+    case MOF_DTYPE_UINT4:
+        if (!take_int(P, 0, 15, &v, "a uint4 (0 to 15)"))
+            return false;
+        ((uint8_t *)d)[i] = (uint8_t)v;
+        return true;
     case MOF_DTYPE_INT16:
         if (!take_int(P, INT16_MIN, INT16_MAX, &v, "an int16"))
             return false;
@@ -1472,8 +1484,9 @@ static mof_tensor *parse_constant_data(parser *P, int32_t elem,
              elem_name(elem), elem_name(elem));
         return NULL;
     }
-    if (elem < 1 || elem > MOF_DTYPE_BFLOAT16 || elem == MOF_DTYPE_COMPLEX64 ||
-        elem == MOF_DTYPE_COMPLEX128) {
+    if (elem < 1 || (elem > MOF_DTYPE_BFLOAT16 && elem != MOF_DTYPE_UINT4 &&
+                     elem != MOF_DTYPE_INT4) ||
+        elem == MOF_DTYPE_COMPLEX64 || elem == MOF_DTYPE_COMPLEX128) {
         FAIL(P, *at, "%s: constants of type %s have no text form", what, elem_name(elem));
         return NULL;
     }

@@ -61,12 +61,20 @@ typedef enum mof_dtype {
     MOF_DTYPE_COMPLEX64 = 14,
     MOF_DTYPE_COMPLEX128 = 15,
     MOF_DTYPE_BFLOAT16 = 16,
+    /* 4-bit integers (ONNX IR 10, opset 21). In memory one element per byte (uint4 as
+     * 0..15, int4 sign-extended to -8..7), so that they index like int8; ONNX files
+     * store them packed two per byte, the first element in the low nibble. */
+    MOF_DTYPE_UINT4 = 21,
+    MOF_DTYPE_INT4 = 22,
 } mof_dtype;
 
 /* ONNX's lower-case name of an element type ("float", "int64"), or "undefined". */
 MOF_API const char *mof_dtype_name(mof_dtype dtype);
-/* Bytes per element; 0 for STRING (see mof_string) and unknown types. */
+/* Bytes per element in memory; 0 for STRING (see mof_string) and unknown types. */
 MOF_API size_t mof_dtype_size(mof_dtype dtype);
+/* Bytes that numel elements take in an ONNX file's raw data: numel * size, except for
+ * the packed 4-bit types (int4, uint4): ceil(numel / 2). 0 for STRING. */
+MOF_API size_t mof_dtype_storage_bytes(mof_dtype dtype, int64_t numel);
 
 /* One element of a STRING tensor: bytes, not necessarily NUL-terminated. */
 typedef struct mof_string {

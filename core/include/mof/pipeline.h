@@ -102,6 +102,11 @@ typedef struct mof_step_report {
     const char *const *stat_names;
     const int64_t *stat_values;
     const char *output;        /* backends: the artifact written */
+    /* Structured results the pass attached (mof_pass_report_json): n_data keys and
+     * their JSON values, in the order first given. */
+    size_t n_data;
+    const char *const *data_keys;
+    const char *const *data_json;
 } mof_step_report;
 
 typedef struct mof_run_report mof_run_report;

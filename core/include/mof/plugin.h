@@ -99,6 +99,13 @@ MOF_API mof_context *mof_pass_ctx_context(mof_pass_ctx *pc);
 MOF_API const char *mof_pass_ctx_name(const mof_pass_ctx *pc);
 /* Adds delta to a named statistic of this run ("nodes-removed"); shown in reports. */
 MOF_API void mof_pass_stat(mof_pass_ctx *pc, const char *name, int64_t delta);
+/* Attaches a structured result to this run's entry of the run report, under key:
+ * json is one complete JSON value (object, array, string, number), copied. `mof run
+ * --report FILE` writes it as "data": {key: json, ...} in the step's entry; the same
+ * key given twice keeps the last. The host does not parse it: the pass must write
+ * valid JSON. Returns MOF_OK, MOF_ERR_INVALID_ARG (NULL or empty key or json) or
+ * MOF_ERR_NOMEM. A run that fails or is rolled back drops what it attached. */
+MOF_API mof_status mof_pass_report_json(mof_pass_ctx *pc, const char *key, const char *json);
 
 /* ------------------------------------------------------------------ backends */
 
