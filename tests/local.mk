@@ -28,3 +28,6 @@ include tests/seq.mk
 include tests/prune.mk
 include tests/quant.mk
 include tests/quantdyn.mk
+include tests/cpu.mk
+include tests/cpu-onednn.mk
+include tests/cpu-int8.mk
