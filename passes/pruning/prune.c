@@ -5,17 +5,23 @@
  *   prune-nm          semi-structured N:M (2:4 by default): in every M consecutive
  *                     weights along the reduction axis keep the N largest, the pattern
  *                     sparse tensor cores run at twice the dense rate
- *   prune-channels    structured: remove whole Conv output channels (filters) of
- *                     smallest L1/L2 norm, shrinking the weights of every node that
- *                     reads them, so the model is physically smaller and faster
+ *   prune-channels    structured: remove whole Conv output channels (filters) that
+ *                     matter least (filter norm, reader weights, or variance on
+ *                     calibration data), shrinking the weights of every node that
+ *                     reads them and folding the removed channels' means into the
+ *                     readers' biases (or refitting the readers by least squares),
+ *                     so the model is physically smaller and faster
  *
  * Pruning changes the model's function by design: the passes are flagged
  * MOF_PASS_CHANGES_NUMERICS with tolerance 0, so `mof run --check` compares the pruned
  * model with the input model at the --rtol the user gives. What each pass computes
- * exactly is stated in its file and proven by tests/unit/test_pruning.c: the pruned
- * model equals the input model with the chosen weights set to zero.
+ * exactly is stated in its file and proven by tests/unit/test_pruning.c: for
+ * prune-magnitude and prune-nm, the input model with the chosen weights set to zero;
+ * for prune-channels, the input model with the removed channels replaced by
+ * constants where they are read.
  *
- * This file holds the layer selection, the report and the plugin's registration. */
+ * This file holds the layer selection, the report and the plugin's registration;
+ * calib.c runs the model on calibration data. */
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>

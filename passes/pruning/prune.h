@@ -138,6 +138,14 @@ mof_status prune_set_input_tensor(prune_run *r, mof_node *n, size_t index, mof_t
 /* Reports "out of memory" and returns MOF_ERR_NOMEM. */
 mof_status prune_nomem(prune_run *r);
 
+/* Runs the model in the interpreter on the calibration data of folder spec with the
+ * observer fn (calib.c): test_data_set_<k>/ sub-folders, one run each, or one input set
+ * (input_0.pb, ... or NAME.npy / NAME.pb per graph input) whose first dim stacks the
+ * samples, run in chunks. *n_samples receives the samples run. Errors name the folder
+ * or file. */
+mof_status prune_calibrate(prune_run *r, const char *spec, mof_interp_observer fn, void *user,
+                           int64_t *n_samples);
+
 /* The pass descriptors. */
 extern const mof_pass_desc prune_magnitude_pass;
 extern const mof_pass_desc prune_nm_pass;

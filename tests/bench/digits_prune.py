@@ -8,7 +8,8 @@ below, reads the pass's statistics from the run report (--report JSON: params,
 nonzero params, FLOPs, nonzero FLOPs as counted by passes/pruning/flops.c, per
 image since the batch is symbolic), evaluates every model with
 examples/digits/eval_digits.py (ONNX Runtime, 450 held-out images) and prints a
-markdown table. Every setting first folds BatchNormalization (fuse-conv-bn,
+markdown table. Settings with calibration=CALIB read the 100 calibration images of
+examples/digits/calib (training images, not the test set). Every setting first folds BatchNormalization (fuse-conv-bn,
 dead-code), so that the weights pruned are the ones the model applies; the
 baseline row is that folded model, unpruned. Exit status 1 when a step failed.
 """
@@ -33,10 +34,24 @@ SETTINGS = [
     ("magnitude 50% (global)", FOLD + ",prune-magnitude(sparsity=0.5,scope=global)"),
     ("magnitude 70% (global)", FOLD + ",prune-magnitude(sparsity=0.7,scope=global)"),
     ("2:4 (N:M)", FOLD + ",prune-nm"),
-    ("channels 25% (l1)", FOLD + ",prune-channels(ratio=0.25),dead-code"),
-    ("channels 50% (l1)", FOLD + ",prune-channels(ratio=0.5),dead-code"),
-    ("channels 25% (l2)", FOLD + ",prune-channels(ratio=0.25,norm=l2),dead-code"),
-    ("channels 25%, not conv1", FOLD + ",prune-channels(ratio=0.25,exclude-nodes=/conv1/Conv),dead-code"),
+    ("channels 25% (l1, no compensation)", FOLD + ",prune-channels(ratio=0.25,compensate=false),dead-code"),
+    ("channels 50% (l1, no compensation)", FOLD + ",prune-channels(ratio=0.5,compensate=false),dead-code"),
+    ("channels 25% (l1, data-free compensation)", FOLD + ",prune-channels(ratio=0.25),dead-code"),
+    ("channels 50% (l1, data-free compensation)", FOLD + ",prune-channels(ratio=0.5),dead-code"),
+    ("channels 25% (l1, calibrated)", FOLD + ",prune-channels(ratio=0.25,calibration=CALIB),dead-code"),
+    ("channels 50% (l1, calibrated)", FOLD + ",prune-channels(ratio=0.5,calibration=CALIB),dead-code"),
+    ("channels 25% (l2, calibrated)", FOLD + ",prune-channels(ratio=0.25,criterion=l2,calibration=CALIB),dead-code"),
+    ("channels 25% (l2-reader, calibrated)", FOLD + ",prune-channels(ratio=0.25,criterion=l2-reader,calibration=CALIB),dead-code"),
+    ("channels 25% (activation, calibrated)", FOLD + ",prune-channels(ratio=0.25,criterion=activation,calibration=CALIB),dead-code"),
+    ("channels 50% (activation, calibrated)", FOLD + ",prune-channels(ratio=0.5,criterion=activation,calibration=CALIB),dead-code"),
+    ("channels 25% (l1, reconstructed)", FOLD + ",prune-channels(ratio=0.25,calibration=CALIB,reconstruct=true),dead-code"),
+    ("channels 50% (l1, reconstructed)", FOLD + ",prune-channels(ratio=0.5,calibration=CALIB,reconstruct=true),dead-code"),
+    ("channels 25% (activation, reconstructed)", FOLD + ",prune-channels(ratio=0.25,criterion=activation,calibration=CALIB,reconstruct=true),dead-code"),
+    ("channels 50% (activation, reconstructed)", FOLD + ",prune-channels(ratio=0.5,criterion=activation,calibration=CALIB,reconstruct=true),dead-code"),
+    ("channels 75% (l1, reconstructed)", FOLD + ",prune-channels(ratio=0.75,calibration=CALIB,reconstruct=true),dead-code"),
+    ("channels 25%, not conv1 (l1, calibrated)", FOLD + ",prune-channels(ratio=0.25,exclude-nodes=/conv1/Conv,calibration=CALIB),dead-code"),
+    ("channels 50%, not conv1 (l1, calibrated)", FOLD + ",prune-channels(ratio=0.5,exclude-nodes=/conv1/Conv,calibration=CALIB),dead-code"),
+    ("channels 50%, not conv1 (activation, calibrated)", FOLD + ",prune-channels(ratio=0.5,exclude-nodes=/conv1/Conv,criterion=activation,calibration=CALIB),dead-code"),
 ]
 
 
@@ -59,6 +74,7 @@ def main():
     model = os.path.join(DIGITS, "digits-cnn.onnx")
     rows, failed = [], False
     for i, (label, passes) in enumerate(SETTINGS):
+        passes = passes.replace("CALIB", os.path.join(DIGITS, "calib"))
         out = os.path.join(a.work, "m%02d.onnx" % i)
         rep = os.path.join(a.work, "m%02d.json" % i)
         r = subprocess.run([a.mof, "run", "-q", "--passes", passes, "--report", rep, model,
@@ -93,6 +109,10 @@ def main():
     print()
     print("FLOPs: 2 per multiply-add of the Convs and the Gemm, per image. Accuracy:")
     print("ONNX Runtime on the 450 held-out images of examples/digits/test. No retraining.")
+    print("Compensation: each removed channel's mean (calibrated: over examples/digits/calib;")
+    print("data-free: its value at a zero Conv input) folded into the readers' biases.")
+    print("Reconstructed: each reader's kept weights and bias refitted by least squares to")
+    print("the unpruned model's reader outputs on the calibration images.")
     return 1 if failed else 0
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Pruning the digits CNN without retraining (prune-magnitude at 30/50/70%, layer and
-# global; prune-nm 2:4; prune-channels 25/50%): accuracy in ONNX Runtime on the 450
+# global; prune-nm 2:4; prune-channels 25/50/75% with each criterion, without
+# compensation, with data-free or calibrated compensation, and with least-squares
+# reconstruction on examples/digits/calib): accuracy in ONNX Runtime on the 450
 # held-out images, with parameter and FLOP counts from the passes' reports.
 #
 #   tests/bench/run-digits-prune.sh [--mof PATH] [--work DIR]

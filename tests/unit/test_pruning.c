@@ -6,12 +6,20 @@
  *     weights the rule selects set to zero. The test computes that selection itself
  *     (sorting magnitudes; ranking inside each group of m), compares the tensors bit
  *     for bit and runs both models on the same random inputs;
- *   - prune-channels: the physically smaller model computes what the input model
- *     computes with the weights that READ each removed channel set to zero (the next
- *     Conv's input-channel slice, the Gemm/MatMul rows, ...). The test ranks the
- *     filters itself (per channel group: convs tied by an Add rank by their summed
- *     norms), builds that zeroed model and compares outputs within 1e-5.
+ *   - prune-channels with compensate=false: the physically smaller model computes
+ *     what the input model computes with the weights that READ each removed channel
+ *     set to zero (the next Conv's input-channel slice, the Gemm/MatMul rows, ...).
+ *     The test ranks the filters itself (per channel group: convs tied by an Add rank
+ *     by their summed norms), builds that zeroed model and compares outputs;
+ *   - with compensation: the input model in which every reader sees each removed
+ *     channel replaced by its constant (Mul by a mask, Pad, Add the constants: the
+ *     constant fills a Conv reader's padding too), the constants computed by the test
+ *     (data-free: the model run with every Conv weight zeroed; calibrated: channel
+ *     means of the interpreter's values on the calibration samples);
+ *   - criterion=activation: the test ranks by variance times squared reader weights;
+ *   - reconstruct: a removed channel that copies a kept one is absorbed exactly.
  * Sparsity 0 and ratio 0 must leave the model exactly as it was. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <check.h>
 #include <math.h>
 #include <stdarg.h>
@@ -148,22 +156,29 @@ static mof_tensor *random_input(const mof_value *v, uint64_t *state)
 static void compare_output(size_t i, const char *name, const mof_tensor *a_t,
                            const mof_tensor *b_t, const void *arg)
 {
-    double rtol = *(const double *)arg;
+    double rtol = ((const double *)arg)[0], atol = ((const double *)arg)[1];
     ck_assert_uint_eq(mof_tensor_rank(a_t), mof_tensor_rank(b_t));
     for (size_t d = 0; d < mof_tensor_rank(a_t); d++)
         ck_assert_int_eq(mof_tensor_dims(a_t)[d], mof_tensor_dims(b_t)[d]);
     const float *a = mof_tensor_data(a_t), *b = mof_tensor_data(b_t);
     for (int64_t k = 0; k < mof_tensor_numel(a_t); k++)
-        ck_assert_msg(fabs((double)a[k] - b[k]) <= 1e-6 + rtol * fabs((double)a[k]),
+        ck_assert_msg(fabs((double)a[k] - b[k]) <= atol + rtol * fabs((double)a[k]),
                       "output %zu '%s' element %lld: expected %.9g, pruned model %.9g", i, name,
                       (long long)k, (double)a[k], (double)b[k]);
 }
 
-/* f->before (turned into the expected model by the caller) against f->model. */
+/* f->before (turned into the expected model by the caller) against f->model, within
+ * atol + rtol * |expected|. */
+static void check_equivalent_tol(struct fixture *f, double rtol, double atol)
+{
+    const double tol[2] = { rtol, atol };
+    for (uint64_t seed = 1; seed <= 3; seed++)
+        passtest_check_equivalent(f, seed, NULL, random_input, compare_output, tol);
+}
+
 static void check_equivalent(struct fixture *f, double rtol)
 {
-    for (uint64_t seed = 1; seed <= 3; seed++)
-        passtest_check_equivalent(f, seed, NULL, random_input, compare_output, &rtol);
+    check_equivalent_tol(f, rtol, 1e-6);
 }
 
 /* The tensor of initializer `name` of model m. */
@@ -605,7 +620,8 @@ static void check_residual_cnn(double ratio, int64_t round_to, bool l2)
     residual_cnn(&f);
     snapshot(&f);
     char passes[128];
-    snprintf(passes, sizeof passes, "prune-channels(ratio=%g,round-to=%lld,norm=%s)", ratio,
+    snprintf(passes, sizeof passes,
+             "prune-channels(ratio=%g,round-to=%lld,criterion=%s,compensate=false)", ratio,
              (long long)round_to, l2 ? "l2" : "l1");
     ck_assert_int_eq(run(&f, passes), MOF_OK);
 
@@ -689,8 +705,8 @@ START_TEST(channels_reports_params_and_flops)
     ck_assert_int_eq(stat_of(&f, "params-after"), st.n_parameters);
     ck_assert_int_lt(stat_of(&f, "params-after"), stat_of(&f, "params-before"));
     ck_assert_int_eq(stat_of(&f, "bytes-after"), st.parameter_bytes);
-    assert_diag(&f, "removed 22 of 44 output channels of 5 Convs (ratio 0.50, l1 norm; 4 "
-                    "channel groups pruned, 0 kept whole)");
+    assert_diag(&f, "removed 22 of 44 output channels of 5 Convs (ratio 0.50, criterion l1, "
+                    "compensated with data-free values; 4 channel groups pruned, 0 kept whole)");
     /* The saved model reloads and still verifies. */
     reload(&f);
     ck_assert_status(f.ctx, mof_graph_verify(f.ctx, f.g), MOF_OK);
@@ -724,7 +740,7 @@ START_TEST(channels_depthwise_concat_and_flatten_rows)
     ck_assert_int_eq(mof_value_set_type(out(fl), MOF_DTYPE_FLOAT, 2,
                                         (const int64_t[]){ 1, 144 }, NULL), MOF_OK);
     snapshot(&f);
-    ck_assert_int_eq(run(&f, "prune-channels(ratio=0.5)"), MOF_OK);
+    ck_assert_int_eq(run(&f, "prune-channels(ratio=0.5,compensate=false)"), MOF_OK);
     assert_diag(&f, "output channels not pruned: its channels reach the graph output");
 
     double sa[6] = { 0 }, sb[4] = { 0 };
@@ -756,14 +772,14 @@ START_TEST(channels_blocked_by_unknown_readers)
     struct fixture f;
     fixture_init(&f);
     mof_value *x = input(&f, "X", 4, (const int64_t[]){ 1, 4, 4, 4 });
-    /* c1 -> Reshape; c2 -> grouped Conv (group 2); c3 -> Add with a graph input. */
+    /* c1 -> Reshape to 3D; c2 -> grouped Conv (group 2); c3 -> Add with a graph input. */
     mof_node *c1 = conv(&f, "c1", x, 4, 4, 1, false);
-    int64_t sd = 2;
+    int64_t sd = 3;
     mof_tensor *shape = mof_tensor_create_from(MOF_DTYPE_INT64, 1, &sd,
-                                               (const int64_t[]){ 1, 64 });
+                                               (const int64_t[]){ 1, 4, 16 });
     mof_value *sv = mof_graph_add_initializer(f.g, "shape", shape);
     mof_node *rs = node(&f, "Reshape", "rs", 2, out(c1), sv);
-    output(&f, out(rs), 2, (const int64_t[]){ 1, 64 });
+    output(&f, out(rs), 3, (const int64_t[]){ 1, 4, 16 });
     mof_node *c2 = conv(&f, "c2", x, 4, 4, 1, false);
     mof_node *g2 = conv(&f, "g2", out(c2), 4, 2, 1, false);
     ck_assert_int_eq(mof_node_set_attr_int(g2, "group", 2), MOF_OK);
@@ -776,7 +792,7 @@ START_TEST(channels_blocked_by_unknown_readers)
     snapshot(&f);
     ck_assert_int_eq(run(&f, "prune-channels(ratio=0.5,nodes='c1 c2 c3')"), MOF_UNCHANGED);
     assert_diag(&f, "node 'c1' (Conv): output channels not pruned: node 'rs' (Reshape) reads "
-                    "its channels");
+                    "its channels: not a flatten to [N, C*H*W]");
     assert_diag(&f, "node 'c2' (Conv): output channels not pruned: node 'g2' (Conv) reads its "
                     "channels: a grouped Conv (group 2) that is not depthwise");
     assert_diag(&f, "node 'c3' (Conv): output channels not pruned: node 'add' (Add) reads its "
@@ -808,7 +824,8 @@ START_TEST(channels_fused_conv_and_shared_weight)
     output(&f, out(n1), 4, (const int64_t[]){ 1, 3, 4, 4 });
     output(&f, out(n2), 4, (const int64_t[]){ 1, 3, 4, 4 });
     snapshot(&f);
-    ck_assert_int_eq(run(&f, "prune-channels(ratio=0.5,exclude-nodes=m)"), MOF_OK);
+    ck_assert_int_eq(run(&f, "prune-channels(ratio=0.5,exclude-nodes=m,compensate=false)"),
+                     MOF_OK);
     double s[4] = { 0 };
     bool d[4];
     add_norms(&f, "w", false, s);
@@ -825,6 +842,413 @@ START_TEST(channels_fused_conv_and_shared_weight)
                      MOF_OK);
     zero_slices(&f, "w2_z", 1, 0, 1, 4, d);
     check_equivalent(&f, 1e-5);
+    fixture_free(&f);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ compensation */
+
+/* Per-channel statistics of values of model m over the input sets ins[0..n_sets):
+ * each value becomes an extra graph output of a copy; mean[v][c] and var[v][c] over
+ * every sample and position (a [N, C*unit] value: channel c is unit columns). */
+static void channel_stats(struct fixture *f, const mof_model *m, size_t n_vals,
+                          const char *const *names, const int64_t *units, size_t n_sets,
+                          mof_tensor **ins, double **mean, double **var)
+{
+    mof_model *copy = mof_model_dup(m);
+    ck_assert_ptr_nonnull(copy);
+    mof_graph *g = mof_model_graph(copy);
+    size_t base = mof_graph_n_outputs(g);
+    for (size_t v = 0; v < n_vals; v++) {
+        mof_value *val = mof_graph_find_value(g, names[v]);
+        ck_assert_msg(val != NULL, "no value '%s'", names[v]);
+        ck_assert_int_eq(mof_graph_add_output(g, val), MOF_OK);
+    }
+    size_t n_out = mof_graph_n_outputs(g);
+    mof_interp *it = mof_interp_create(f->ctx, copy);
+    ck_assert_ptr_nonnull(it);
+    double *sum[8] = { 0 }, *sq[8] = { 0 }, count[8] = { 0 };
+    int64_t chans[8] = { 0 };
+    ck_assert_uint_le(n_vals, 8);
+    for (size_t k = 0; k < n_sets; k++) {
+        mof_tensor *outs[16] = { 0 };
+        ck_assert_uint_le(n_out, 16);
+        ck_assert_status(f->ctx, mof_interp_run(it, 1, &ins[k], n_out, outs), MOF_OK);
+        for (size_t v = 0; v < n_vals; v++) {
+            const mof_tensor *t = outs[base + v];
+            int64_t n = mof_tensor_dims(t)[0], c = mof_tensor_dims(t)[1] / units[v];
+            int64_t inner = mof_tensor_numel(t) / (n * c);
+            if (!sum[v]) {
+                chans[v] = c;
+                sum[v] = calloc((size_t)c, sizeof(double));
+                sq[v] = calloc((size_t)c, sizeof(double));
+            }
+            const float *d = mof_tensor_data(t);
+            for (int64_t o = 0; o < n; o++)
+                for (int64_t ch = 0; ch < c; ch++)
+                    for (int64_t i = 0; i < inner; i++) {
+                        double x = d[(o * c + ch) * inner + i];
+                        sum[v][ch] += x;
+                        sq[v][ch] += x * x;
+                    }
+            count[v] += (double)(n * inner);
+        }
+        for (size_t i = 0; i < n_out; i++)
+            mof_tensor_unref(outs[i]);
+    }
+    for (size_t v = 0; v < n_vals; v++) {
+        mean[v] = malloc((size_t)chans[v] * sizeof(double));
+        var[v] = malloc((size_t)chans[v] * sizeof(double));
+        for (int64_t ch = 0; ch < chans[v]; ch++) {
+            mean[v][ch] = sum[v][ch] / count[v];
+            var[v][ch] = sq[v][ch] / count[v] - mean[v][ch] * mean[v][ch];
+        }
+        free(sum[v]);
+        free(sq[v]);
+    }
+    mof_interp_destroy(it);
+    mof_model_destroy(copy);
+}
+
+/* In the expected model f->before, replaces what node `reader` reads as input 0 (C
+ * channels of `unit` columns; rank 4, or 2 when flattened) by: the kept channels as
+ * they are, each dropped channel c by the constant m[c]. A Conv reader with pads 1
+ * gets that constant in its padding too: Mul(mask) -> Pad(0) -> Add(M) -> Conv(pads 0),
+ * which is what a bias carrying all kernel taps computes. */
+static void replace_read(struct fixture *f, const char *reader, int rank, int64_t c,
+                         int64_t unit, const bool *drop, const double *m, bool padded)
+{
+    mof_graph *g = mof_model_graph(f->before);
+    mof_node *r = find_node(g, reader);
+    ck_assert_ptr_nonnull(r);
+    int64_t dims[4] = { 1, c * unit, 1, 1 };
+    mof_tensor *mask = mof_tensor_create(MOF_DTYPE_FLOAT, (size_t)rank, dims);
+    mof_tensor *konst = mof_tensor_create(MOF_DTYPE_FLOAT, (size_t)rank, dims);
+    float *dm = mof_tensor_data_mut(mask), *dk = mof_tensor_data_mut(konst);
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int64_t u = 0; u < unit; u++) {
+            dm[ch * unit + u] = drop[ch] ? 0.0f : 1.0f;
+            dk[ch * unit + u] = drop[ch] ? (float)m[ch] : 0.0f;
+        }
+    char name[64];
+    snprintf(name, sizeof name, "%s.mask", reader);
+    mof_value *ins[2] = { mof_node_input(r, 0), mof_graph_add_initializer(g, name, mask) };
+    snprintf(name, sizeof name, "%s.keep", reader);
+    mof_node *mul = mof_graph_add_node(g, MOF_INSERT_BEFORE, r, "Mul", NULL, name, 2, ins, 1);
+    ck_assert_ptr_nonnull(mul);
+    mof_value *x = mof_node_output(mul, 0);
+    if (padded) {
+        int64_t np = 8;
+        mof_tensor *pads = mof_tensor_create_from(MOF_DTYPE_INT64, 1, &np,
+                                                  (const int64_t[]){ 0, 0, 1, 1, 0, 0, 1, 1 });
+        snprintf(name, sizeof name, "%s.pads", reader);
+        mof_value *pin[2] = { x, mof_graph_add_initializer(g, name, pads) };
+        snprintf(name, sizeof name, "%s.pad", reader);
+        mof_node *pad = mof_graph_add_node(g, MOF_INSERT_BEFORE, r, "Pad", NULL, name, 2, pin, 1);
+        ck_assert_ptr_nonnull(pad);
+        x = mof_node_output(pad, 0);
+        ck_assert_int_eq(mof_node_set_attr_ints(r, "pads", 4, (const int64_t[]){ 0, 0, 0, 0 }),
+                         MOF_OK);
+    }
+    snprintf(name, sizeof name, "%s.const", reader);
+    mof_value *ain[2] = { x, mof_graph_add_initializer(g, name, konst) };
+    snprintf(name, sizeof name, "%s.fill", reader);
+    mof_node *add = mof_graph_add_node(g, MOF_INSERT_BEFORE, r, "Add", NULL, name, 2, ain, 1);
+    ck_assert_ptr_nonnull(add);
+    ck_assert_int_eq(mof_node_set_input(r, 0, mof_node_output(add, 0)), MOF_OK);
+}
+
+/* The values each reader of residual_cnn reads: c2 <- r1, ca <- mp, cb <- ra,
+ * c3 <- rr, gemm <- fl. */
+static const char *const rc_values[5] = { "r1", "mp", "ra", "rr", "fl" };
+static const int64_t rc_units[5] = { 1, 1, 1, 1, 1 };
+
+/* Writes `samples` random inputs X [samples, c, h, w] as dir/X.npy; returns them
+ * split into [1, c, h, w] sets (the model's batch) when sets is not NULL. */
+static void write_calibration(struct fixture *f, const char *dir, int64_t samples, int64_t c,
+                              int64_t h, int64_t w, mof_tensor **sets)
+{
+    int64_t dims[4] = { samples, c, h, w }, per = c * h * w;
+    mof_tensor *all = mof_tensor_create(MOF_DTYPE_FLOAT, 4, dims);
+    float *d = mof_tensor_data_mut(all);
+    for (int64_t i = 0; i < mof_tensor_numel(all); i++)
+        d[i] = rng_float(&f->rng, -1.0f, 1.0f);
+    char path[512];
+    snprintf(path, sizeof path, "%s/X.npy", dir);
+    ck_assert_status(f->ctx, mof_tensor_save(f->ctx, all, NULL, path), MOF_OK);
+    for (int64_t k = 0; sets && k < samples; k++) {
+        sets[k] = mof_tensor_create(MOF_DTYPE_FLOAT, 4, (const int64_t[]){ 1, c, h, w });
+        memcpy(mof_tensor_data_mut(sets[k]), d + k * per, (size_t)per * sizeof(float));
+    }
+    mof_tensor_unref(all);
+}
+
+static void remove_calibration(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/X.npy", dir);
+    ck_assert_int_eq(remove(path), 0);
+    ck_assert_int_eq(remove(dir), 0);
+}
+
+/* prune-channels with compensation on residual_cnn: the pruned model equals the input
+ * model with, at every reader, each removed channel replaced by its constant: the
+ * data-free one (the value when every Conv's input is zero: computed here by running
+ * the input model with all Conv weights zeroed) or the calibration mean (computed here
+ * from the interpreter's values over the same samples). With criterion=activation the
+ * channels dropped are those of least summed variance times squared reader weights. */
+static void check_compensation(bool calibrated, bool activation)
+{
+    struct fixture f;
+    fixture_init(&f);
+    residual_cnn(&f);
+    snapshot(&f);
+    char dir[] = "/tmp/test_pruning_XXXXXX", passes[256];
+    mof_tensor *sets[5] = { 0 };
+    size_t n_sets = 1;
+    if (calibrated) {
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        write_calibration(&f, dir, 5, 3, 8, 8, sets);
+        n_sets = 5;
+    } else {
+        sets[0] = random_input(mof_graph_input(f.g, 0), &f.rng);
+    }
+    snprintf(passes, sizeof passes, "prune-channels(ratio=0.5%s%s%s%s)",
+             calibrated ? ",calibration='" : "", calibrated ? dir : "", calibrated ? "'" : "",
+             activation ? ",criterion=activation" : "");
+    ck_assert_int_eq(run(&f, passes), MOF_OK);
+
+    /* The constants, and the spreads for the activation criterion. */
+    double *mean[5], *var[5];
+    mof_model *ref = mof_model_dup(f.before);
+    ck_assert_ptr_nonnull(ref);
+    if (!calibrated) {
+        static const char *const convs[] = { "c1.w", "c2.w", "ca.w", "cb.w", "c3.w" };
+        for (size_t i = 0; i < 5; i++) {
+            mof_value *w = mof_graph_find_value(mof_model_graph(ref), convs[i]);
+            mof_tensor *z = mof_tensor_dup(mof_value_tensor(w));
+            memset(mof_tensor_data_mut(z), 0, mof_tensor_nbytes(z));
+            ck_assert_int_eq(mof_value_set_tensor(w, z), MOF_OK);
+        }
+    }
+    channel_stats(&f, ref, 5, rc_values, rc_units, n_sets, sets, mean, var);
+    mof_model_destroy(ref);
+    if (calibrated) {
+        ck_assert_int_eq(stat_of(&f, "calibration-samples"), 5);
+        assert_diag(&f, "compensated with means over 5 calibration samples");
+        remove_calibration(dir);
+    } else {
+        assert_diag(&f, "compensated with data-free values");
+    }
+
+    double s1[8] = { 0 }, s2[8] = { 0 }, sa[8] = { 0 }, s3[12] = { 0 };
+    bool d1[8], d2[8], da[8], d3[12];
+    if (activation) {
+        /* Readers: c2 reads c1's channels; ca and c3 the group {c2, cb}; cb ca's; the
+         * Gemm (transB, [5, 12]) c3's. */
+        const struct { const char *w; int v; double *score; int64_t k, c; } terms[] = {
+            { "c2.w", 0, s1, 8, 8 }, { "ca.w", 1, s2, 8, 8 }, { "c3.w", 3, s2, 12, 8 },
+            { "cb.w", 2, sa, 8, 8 }, { "fc", 4, s3, 5, 12 },
+        };
+        for (size_t t = 0; t < 5; t++) {
+            const float *w = mof_tensor_data(tensor_of(f.before, terms[t].w));
+            int64_t per = mof_tensor_numel(tensor_of(f.before, terms[t].w)) /
+                          (terms[t].k * terms[t].c);
+            for (int64_t ch = 0; ch < terms[t].c; ch++) {
+                double w2 = 0;
+                for (int64_t o = 0; o < terms[t].k; o++)
+                    for (int64_t i = 0; i < per; i++) {
+                        double x = w[(o * terms[t].c + ch) * per + i];
+                        w2 += x * x;
+                    }
+                terms[t].score[ch] += var[terms[t].v][ch] * w2;
+            }
+        }
+    } else {
+        add_norms(&f, "c1.w", false, s1);
+        add_norms(&f, "c2.w", false, s2);
+        add_norms(&f, "cb.w", false, s2);
+        add_norms(&f, "ca.w", false, sa);
+        add_norms(&f, "c3.w", false, s3);
+    }
+    expected_drop(s1, 8, 0.5, 1, d1);
+    expected_drop(s2, 8, 0.5, 1, d2);
+    expected_drop(sa, 8, 0.5, 1, da);
+    expected_drop(s3, 12, 0.5, 1, d3);
+    assert_dims(input_tensor(f.model, "c2", 1), 4, (const int64_t[]){ 4, 4, 3, 3 });
+    assert_dims(input_tensor(f.model, "gemm", 1), 2, (const int64_t[]){ 5, 6 });
+    /* ca and cb had no bias: compensation gave them one. */
+    assert_dims(input_tensor(f.model, "ca", 2), 1, (const int64_t[]){ 4 });
+    assert_dims(input_tensor(f.model, "cb", 2), 1, (const int64_t[]){ 4 });
+    ck_assert_int_eq(stat_of(&f, "reads-compensated"), 4 + 4 + 4 + 4 + 6);
+    ck_assert_int_eq(stat_of(&f, "reads-not-compensated"), 0);
+    /* The kept filters of c1 are the input's. */
+    const float *w1a = mof_tensor_data(tensor_of(f.before, "c1.w"));
+    const float *w1b = mof_tensor_data(input_tensor(f.model, "c1", 1));
+    for (int64_t c = 0, kept = 0; c < 8; c++)
+        if (!d1[c]) {
+            ck_assert(memcmp(w1a + c * 27, w1b + kept * 27, 27 * sizeof(float)) == 0);
+            kept++;
+        }
+
+    replace_read(&f, "c2", 4, 8, 1, d1, mean[0], true);
+    replace_read(&f, "ca", 4, 8, 1, d2, mean[1], true);
+    replace_read(&f, "cb", 4, 8, 1, da, mean[2], true);
+    replace_read(&f, "c3", 4, 8, 1, d2, mean[3], true);
+    replace_read(&f, "gemm", 2, 12, 1, d3, mean[4], false);
+    check_equivalent_tol(&f, 1e-4, 1e-4);
+    for (size_t v = 0; v < 5; v++) {
+        free(mean[v]);
+        free(var[v]);
+    }
+    for (size_t k = 0; k < n_sets; k++)
+        mof_tensor_unref(sets[k]);
+    fixture_free(&f);
+}
+
+START_TEST(channels_data_free_compensation)
+{
+    check_compensation(false, false);
+}
+END_TEST
+
+START_TEST(channels_calibrated_compensation)
+{
+    check_compensation(true, false);
+}
+END_TEST
+
+START_TEST(channels_activation_criterion)
+{
+    check_compensation(true, true);
+}
+END_TEST
+
+/* A Reshape to [N, C*H*W] is a Flatten: [0, -1] before a Gemm, [-1, 64] (rewritten to
+ * the kept count) before a MatMul, which gets an Add for its compensation. */
+START_TEST(channels_reshape_as_flatten)
+{
+    struct fixture f;
+    fixture_init(&f);
+    mof_value *x = input(&f, "X", 4, (const int64_t[]){ 1, 2, 4, 4 });
+    mof_node *ca = conv(&f, "ca", x, 4, 2, 1, true);
+    mof_node *ra = node(&f, "Relu", "ra", 1, out(ca));
+    int64_t two = 2;
+    mof_value *s0 = mof_graph_add_initializer(
+        f.g, "s0", mof_tensor_create_from(MOF_DTYPE_INT64, 1, &two, (const int64_t[]){ 0, -1 }));
+    mof_node *rs0 = node(&f, "Reshape", "rs0", 2, out(ra), s0);
+    mof_value *wg = init_random(&f, "wg", 2, (const int64_t[]){ 64, 3 }, -1, 1);
+    mof_node *gemm = node(&f, "Gemm", "gemm", 2, out(rs0), wg);
+    ck_assert_int_eq(mof_node_set_attr_float(gemm, "alpha", 0.5f), MOF_OK);
+    output(&f, out(gemm), 2, (const int64_t[]){ 1, 3 });
+    mof_node *cb = conv(&f, "cb", x, 4, 2, 1, true);
+    mof_node *rb = node(&f, "Relu", "rb", 1, out(cb));
+    mof_value *s1 = mof_graph_add_initializer(
+        f.g, "s1", mof_tensor_create_from(MOF_DTYPE_INT64, 1, &two, (const int64_t[]){ -1, 64 }));
+    mof_node *rs1 = node(&f, "Reshape", "rs1", 2, out(rb), s1);
+    mof_value *wm = init_random(&f, "wm", 2, (const int64_t[]){ 64, 3 }, -1, 1);
+    mof_node *mm = node(&f, "MatMul", "mm", 2, out(rs1), wm);
+    output(&f, out(mm), 2, (const int64_t[]){ 1, 3 });
+    snapshot(&f);
+    ck_assert_int_eq(run(&f, "prune-channels(ratio=0.5)"), MOF_OK);
+    double sa[4] = { 0 }, sb[4] = { 0 };
+    bool da[4], db[4];
+    add_norms(&f, "ca.w", false, sa);
+    add_norms(&f, "cb.w", false, sb);
+    expected_drop(sa, 4, 0.5, 1, da);
+    expected_drop(sb, 4, 0.5, 1, db);
+    assert_dims(input_tensor(f.model, "gemm", 1), 2, (const int64_t[]){ 32, 3 });
+    assert_dims(input_tensor(f.model, "gemm", 2), 1, (const int64_t[]){ 3 });
+    assert_dims(input_tensor(f.model, "mm", 1), 2, (const int64_t[]){ 32, 3 });
+    const int64_t *sh0 = mof_tensor_data(input_tensor(f.model, "rs0", 1));
+    const int64_t *sh1 = mof_tensor_data(input_tensor(f.model, "rs1", 1));
+    ck_assert(sh0[0] == 0 && sh0[1] == -1);
+    ck_assert(sh1[0] == -1 && sh1[1] == 32);
+    ck_assert_uint_eq(count_op(f.g, "Add"), 1);
+    /* Data-free constants: relu(bias) of each removed channel, in every column. */
+    double ma[4], mb[4];
+    const float *ba = mof_tensor_data(tensor_of(f.before, "ca.b"));
+    const float *bb = mof_tensor_data(tensor_of(f.before, "cb.b"));
+    for (int c = 0; c < 4; c++) {
+        ma[c] = ba[c] > 0 ? ba[c] : 0;
+        mb[c] = bb[c] > 0 ? bb[c] : 0;
+    }
+    replace_read(&f, "gemm", 2, 4, 16, da, ma, false);
+    replace_read(&f, "mm", 2, 4, 16, db, mb, false);
+    check_equivalent_tol(&f, 1e-5, 1e-5);
+    fixture_free(&f);
+}
+END_TEST
+
+/* reconstruct=true refits the readers by least squares on the calibration data. When
+ * a removed channel is a copy of a kept one (same filter, same bias) the fit is exact:
+ * the reader adds the copy's weights to the original's, and the pruned model computes
+ * what the input model computes, on any input. Readers: a padded 3x3 Conv, and a
+ * MatMul after GlobalAveragePool and Flatten. */
+START_TEST(channels_reconstruct_is_exact_for_copies)
+{
+    struct fixture f;
+    fixture_init(&f);
+    mof_value *x = input(&f, "X", 4, (const int64_t[]){ 1, 2, 5, 5 });
+    mof_node *c1 = conv(&f, "c1", x, 3, 2, 1, true);
+    mof_node *r1 = node(&f, "Relu", "r1", 1, out(c1));
+    mof_node *c2 = conv(&f, "c2", out(r1), 4, 3, 3, true);
+    output(&f, out(c2), 4, (const int64_t[]){ 1, 4, 5, 5 });
+    mof_node *c3 = conv(&f, "c3", x, 3, 2, 1, true);
+    mof_node *r3 = node(&f, "Relu", "r3", 1, out(c3));
+    mof_node *gap = node(&f, "GlobalAveragePool", "gap", 1, out(r3));
+    mof_node *fl = node(&f, "Flatten", "fl", 1, out(gap));
+    mof_node *mm = node(&f, "MatMul", "mm", 2, out(fl),
+                        init_random(&f, "wm", 2, (const int64_t[]){ 3, 2 }, -1, 1));
+    output(&f, out(mm), 2, (const int64_t[]){ 1, 2 });
+    /* Channel 2 copies channel 0; channel 1's filter is the largest, so l1 ranks
+     * channels 0 and 2 lowest, tied, and drops the later one. */
+    static const char *const names[2][2] = { { "c1.w", "c1.b" }, { "c3.w", "c3.b" } };
+    for (int k = 0; k < 2; k++) {
+        mof_tensor *w = mof_tensor_dup(tensor_of(f.model, names[k][0]));
+        mof_tensor *b = mof_tensor_dup(tensor_of(f.model, names[k][1]));
+        float *dw = mof_tensor_data_mut(w), *db = mof_tensor_data_mut(b);
+        dw[2] = 3.0f;
+        dw[3] = -3.0f;
+        dw[4] = dw[0];
+        dw[5] = dw[1];
+        db[2] = db[0];
+        ck_assert_int_eq(mof_value_set_tensor(mof_graph_find_value(f.g, names[k][0]), w), MOF_OK);
+        ck_assert_int_eq(mof_value_set_tensor(mof_graph_find_value(f.g, names[k][1]), b), MOF_OK);
+    }
+    snapshot(&f);
+    char dir[] = "/tmp/test_pruning_XXXXXX", passes[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    write_calibration(&f, dir, 8, 2, 5, 5, NULL);
+    snprintf(passes, sizeof passes,
+             "prune-channels(ratio=0.34,nodes='c1 c3',calibration='%s',reconstruct=true)", dir);
+    ck_assert_int_eq(run(&f, passes), MOF_OK);
+    remove_calibration(dir);
+    ck_assert_int_eq(stat_of(&f, "readers-refitted"), 2);
+    assert_diag(&f, "2 readers refitted over 8 calibration samples");
+    assert_dims(input_tensor(f.model, "c2", 1), 4, (const int64_t[]){ 4, 2, 3, 3 });
+    assert_dims(input_tensor(f.model, "mm", 1), 2, (const int64_t[]){ 2, 2 });
+    /* c1 kept its channels 0 and 1. */
+    const float *w1 = mof_tensor_data(input_tensor(f.model, "c1", 1));
+    ck_assert(w1[2] == 3.0f && w1[3] == -3.0f);
+    check_equivalent_tol(&f, 1e-4, 1e-4);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(channels_option_errors)
+{
+    struct fixture f;
+    fixture_init(&f);
+    residual_cnn(&f);
+    expect_failure(&f, "prune-channels(criterion=activation)",
+                   "criterion=activation needs calibration data (calibration=FOLDER)");
+    expect_failure(&f, "prune-channels(calibration=/nonexistent/calib)",
+                   "parameter 'calibration': '/nonexistent/calib' is not a folder");
+    expect_failure(&f, "prune-channels(reconstruct=true)",
+                   "reconstruct=true needs calibration data (calibration=FOLDER)");
+    expect_failure(&f, "prune-channels(criterion=l2-reader,norm=l2)",
+                   "parameter 'norm' is the former spelling of criterion=l1|l2");
     fixture_free(&f);
 }
 END_TEST
@@ -862,6 +1286,12 @@ static Suite *pruning_suite(void)
     tcase_add_test(tc, channels_depthwise_concat_and_flatten_rows);
     tcase_add_test(tc, channels_blocked_by_unknown_readers);
     tcase_add_test(tc, channels_fused_conv_and_shared_weight);
+    tcase_add_test(tc, channels_data_free_compensation);
+    tcase_add_test(tc, channels_calibrated_compensation);
+    tcase_add_test(tc, channels_activation_criterion);
+    tcase_add_test(tc, channels_reshape_as_flatten);
+    tcase_add_test(tc, channels_reconstruct_is_exact_for_copies);
+    tcase_add_test(tc, channels_option_errors);
     tcase_add_test(tc, parameters_are_typed);
     suite_add_tcase(s, tc);
     return s;
