@@ -1225,6 +1225,32 @@ static bool in_op_table(const mof_backend_desc *b, const mof_model *m, const mof
     return false;
 }
 
+/* Asks the backend of step s (instance priv) about node n: the op table, then
+ * supports_node. On false *why says why (in why_buf when the op table refused it); on
+ * true *note is what supports_node left in its reason (the backend's note on how it
+ * runs the node), or NULL. */
+static bool backend_supports(runner *r, const mof_step *s, void *priv, const mof_node *n,
+                             char *why_buf, size_t size, const char **why, const char **note)
+{
+    const mof_backend_desc *b = s->backend;
+    *why = why_buf;
+    *note = NULL;
+    bool ok = in_op_table(b, r->model, n, why_buf, size);
+    if (ok && b->supports_node) {
+        const char *reason = NULL;
+        mof_context_set_subject(r->ctx, plugin_name(r, s), NULL, s->name);
+        ok = b->supports_node(n, &reason, priv);
+        mof_context_set_subject(r->ctx, NULL, NULL, NULL);
+        if (ok)
+            *note = reason;
+        else
+            *why = reason ? reason : "no reason given";
+    }
+    if (ok)
+        *why = NULL;
+    return ok;
+}
+
 /* Checks every node of the main graph; reports each unsupported one. */
 static mof_status check_support(runner *r, backend_run *br)
 {
@@ -1234,16 +1260,8 @@ static mof_status check_support(runner *r, backend_run *br)
     for (const mof_node *n = mof_graph_first_node(mof_model_graph(r->model)); n;
          n = mof_node_next(n)) {
         char why_buf[256];
-        const char *why = why_buf;
-        bool ok = in_op_table(b, r->model, n, why_buf, sizeof(why_buf));
-        if (ok && b->supports_node) {
-            const char *reason = NULL;
-            mof_context_set_subject(r->ctx, plugin_name(r, br->step), NULL, br->step->name);
-            ok = b->supports_node(n, &reason, br->priv);
-            mof_context_set_subject(r->ctx, NULL, NULL, NULL);
-            why = reason ? reason : "no reason given";
-        }
-        if (ok)
+        const char *why, *note;
+        if (backend_supports(r, br->step, br->priv, n, why_buf, sizeof(why_buf), &why, &note))
             continue;
         const char *domain = mof_node_domain(n);
         const char *name = mof_node_name(n);
@@ -1259,6 +1277,65 @@ static mof_status check_support(runner *r, backend_run *br)
         st = MOF_ERR_UNSUPPORTED;
     }
     return st;
+}
+
+/* Makes the instance of backend step s in br: private struct, parameters, init. With
+ * an input path `in`, an output (br->path) that would write over it is refused (init is
+ * not called then). On failure the error is reported; br->params_ok says whether fini
+ * must run. */
+static mof_status backend_instantiate(runner *r, const mof_step *s, backend_run *br,
+                                      const char *provenance, const char *in)
+{
+    mof_pipeline *p = r->p;
+    mof_context *ctx = r->ctx;
+    const mof_backend_desc *b = s->backend;
+    mof_location loc = { mof_pipeline_file(p), s->line, s->column };
+    br->step = s;
+    br->bc = (mof_backend_ctx){ ctx, b, s->name, provenance };
+    br->priv = mof_calloc(1, b->priv_size);
+    mof_param_arg *args = mof_step_param_args(p, s);
+    if (!br->priv || (s->n_params && !args)) {
+        free(args);
+        return mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+    }
+    mof_param_owner owner = mof_step_owner(p, s);
+    mof_status bst = mof_params_apply(ctx, &owner, b->params, s->n_params, args, br->priv);
+    free(args);
+    br->params_ok = true;   /* fini runs for every allocated instance */
+    if (in && br->path && (same_file(br->path, in) || is_inside(in, br->path))) {
+        mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, &loc,
+                   "backend '%s' would write over the input model %s (output '%s')",
+                   s->name, in, br->path);
+        bst = bst != MOF_OK ? bst : MOF_ERR_INVALID_ARG;
+    }
+    if (bst == MOF_OK && b->init) {
+        size_t before = mof_context_n_diags(ctx);
+        mof_context_set_subject(ctx, plugin_name(r, s), NULL, s->name);
+        bst = b->init(&br->bc, br->priv);
+        if (bst == MOF_UNCHANGED)
+            bst = MOF_OK;
+        if (bst != MOF_OK && !first_error_since(ctx, before))
+            mof_report(ctx, MOF_SEVERITY_ERROR, bst < 0 ? bst : MOF_ERR_INTERNAL, &loc,
+                       "init failed (%s)", mof_status_str(bst));
+        mof_context_set_subject(ctx, NULL, NULL, NULL);
+        if (bst > 0)
+            bst = MOF_ERR_INTERNAL;
+    }
+    return bst;
+}
+
+/* Runs fini (when the parameters were applied) and frees the instance. */
+static void backend_release(runner *r, backend_run *br)
+{
+    if (br->params_ok && br->step->backend->fini) {
+        mof_context_set_subject(r->ctx, plugin_name(r, br->step), NULL, br->step->name);
+        br->step->backend->fini(br->priv);
+        mof_context_set_subject(r->ctx, NULL, NULL, NULL);
+    }
+    if (br->step)
+        mof_params_free(br->step->backend->params, br->priv);
+    free(br->priv);
+    free(br->path);
 }
 
 static mof_status run_backends(runner *r)
@@ -1285,41 +1362,17 @@ static mof_status run_backends(runner *r)
         backend_run *br = &runs[i];
         const mof_step *s = &p->backends[i];
         const mof_backend_desc *b = s->backend;
-        mof_location loc = { mof_pipeline_file(p), s->line, s->column };
-        br->step = s;
-        br->bc = (mof_backend_ctx){ ctx, b, s->name, provenance };
         const char *name = s->output ? s->output : b->default_output;
+        br->step = s;
         br->path = mof_asprintf("%s/%s", dir, name);
-        br->priv = mof_calloc(1, b->priv_size);
-        mof_param_arg *args = mof_step_param_args(p, s);
-        if (!br->path || !br->priv || (s->n_params && !args)) {
-            free(args);
+        if (!br->path) {
             st = mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
             goto out;
         }
-        mof_param_owner owner = mof_step_owner(p, s);
-        mof_status bst = mof_params_apply(ctx, &owner, b->params, s->n_params, args, br->priv);
-
-        free(args);
-        br->params_ok = true;   /* fini runs for every allocated instance */
-        if (same_file(br->path, in) || is_inside(in, br->path)) {
-            mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, &loc,
-                       "backend '%s' would write over the input model %s (output '%s')",
-                       s->name, in, br->path);
-            bst = bst != MOF_OK ? bst : MOF_ERR_INVALID_ARG;
-        }
-        if (bst == MOF_OK && b->init) {
-            size_t before = mof_context_n_diags(ctx);
-            mof_context_set_subject(ctx, plugin_name(r, s), NULL, s->name);
-            bst = b->init(&br->bc, br->priv);
-            if (bst == MOF_UNCHANGED)
-                bst = MOF_OK;
-            if (bst != MOF_OK && !first_error_since(ctx, before))
-                mof_report(ctx, MOF_SEVERITY_ERROR, bst < 0 ? bst : MOF_ERR_INTERNAL, &loc,
-                           "init failed (%s)", mof_status_str(bst));
-            mof_context_set_subject(ctx, NULL, NULL, NULL);
-            if (bst > 0)
-                bst = MOF_ERR_INTERNAL;
+        mof_status bst = backend_instantiate(r, s, br, provenance, in);
+        if (bst == MOF_ERR_NOMEM && !br->params_ok) {
+            st = bst;
+            goto out;
         }
         if (bst == MOF_OK)
             bst = check_support(r, br);
@@ -1379,18 +1432,8 @@ static mof_status run_backends(runner *r)
     }
 
 out:
-    for (size_t i = 0; runs && i < p->n_backends; i++) {
-        backend_run *br = &runs[i];
-        if (br->params_ok && br->step->backend->fini) {
-            mof_context_set_subject(ctx, plugin_name(r, br->step), NULL, br->step->name);
-            br->step->backend->fini(br->priv);
-            mof_context_set_subject(ctx, NULL, NULL, NULL);
-        }
-        if (br->step)
-            mof_params_free(br->step->backend->params, br->priv);
-        free(br->priv);
-        free(br->path);
-    }
+    for (size_t i = 0; runs && i < p->n_backends; i++)
+        backend_release(r, &runs[i]);
     free(runs);
     free(provenance);
     return st;
@@ -1470,4 +1513,87 @@ done:
     else
         mof_run_report_destroy(r.report);
     return r.first_error;
+}
+
+/* ------------------------------------------------------------------ preflight */
+
+mof_status mof_pipeline_preflight(mof_pipeline *p, mof_model *model, unsigned flags,
+                                  mof_preflight_fn fn, void *user)
+{
+    if (!p || !model)
+        return MOF_ERR_INVALID_ARG;
+    mof_context *ctx = p->ctx;
+    if (mof_model_context(model) != ctx)
+        return mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, NULL,
+                          "the model and the pipeline belong to different contexts");
+    if (p->n_backends == 0) {
+        mof_location loc = { mof_pipeline_file(p), 0, 0 };
+        return mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, &loc,
+                          "pipeline '%s' has no <backend>: there is no backend to ask",
+                          mof_pipeline_name(p));
+    }
+    runner r = { .p = p, .ctx = ctx, .model = model };
+    mof_run_options_init(&r.opts);
+    r.opts.log = NULL;
+    r.report = mof_calloc(1, sizeof(*r.report));
+    backend_run *runs = mof_calloc(p->n_backends, sizeof(*runs));
+    char *provenance = mof_asprintf("mof %s; pipeline %s sha256:%s (preflight)",
+                                    MOF_VERSION_STRING, mof_pipeline_name(p),
+                                    mof_pipeline_hash(p));
+    mof_status st = MOF_OK;
+    if (!r.report || !runs || !provenance) {
+        st = mof_report(ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    st = mof_pipeline_apply_input_shapes(p, model);
+    if (st != MOF_OK)
+        goto out;
+    if (flags & MOF_PREFLIGHT_RUN_PASSES) {
+        bool changed = false;
+        run_steps(&r, p->steps, p->n_steps, 0, &changed);
+        mof_context_set_subject(ctx, NULL, NULL, NULL);
+        if (r.first_error != MOF_OK) {
+            st = r.first_error;
+            goto out;
+        }
+    }
+    if (flags & MOF_PREFLIGHT_INFER_SHAPES) {
+        st = mof_infer_shapes(ctx, model);
+        if (st < 0)
+            goto out;
+        st = MOF_OK;
+    }
+    /* Every backend is instantiated before any is asked, as a run does. */
+    for (size_t i = 0; i < p->n_backends; i++) {
+        mof_status bst = backend_instantiate(&r, &p->backends[i], &runs[i], provenance, NULL);
+        if (bst != MOF_OK && st == MOF_OK)
+            st = bst;
+        if (bst == MOF_ERR_NOMEM && !runs[i].params_ok)
+            goto out;
+    }
+    if (st != MOF_OK)
+        goto out;
+    for (size_t i = 0; i < p->n_backends; i++) {
+        const mof_step *s = &p->backends[i];
+        for (const mof_node *n = mof_graph_first_node(mof_model_graph(model)); n;
+             n = mof_node_next(n)) {
+            char why_buf[256];
+            mof_preflight_result res = { .backend = i, .backend_name = s->name, .node = n };
+            res.supported = backend_supports(&r, s, runs[i].priv, n, why_buf, sizeof(why_buf),
+                                             &res.reason, &res.note);
+            if (!res.supported)
+                st = MOF_ERR_UNSUPPORTED;
+            if (fn)
+                fn(&res, user);
+        }
+    }
+
+out:
+    for (size_t i = 0; runs && i < p->n_backends; i++)
+        if (runs[i].step)
+            backend_release(&r, &runs[i]);
+    free(runs);
+    free(provenance);
+    mof_run_report_destroy(r.report);
+    return st;
 }

@@ -1658,3 +1658,34 @@ mof_status mof_pipeline_set_input_shape(mof_pipeline *p, const char *assignment)
         return MOF_OK;
     return ld.nomem ? MOF_ERR_NOMEM : MOF_ERR_INVALID_ARG;
 }
+
+/* ------------------------------------------------------------------ backend steps */
+
+const char *mof_pipeline_backend_name(const mof_pipeline *p, size_t i)
+{
+    return p && i < p->n_backends ? p->backends[i].name : NULL;
+}
+
+unsigned mof_pipeline_backend_line(const mof_pipeline *p, size_t i)
+{
+    return p && i < p->n_backends ? p->backends[i].line : 0;
+}
+
+size_t mof_pipeline_backend_n_params(const mof_pipeline *p, size_t i)
+{
+    return p && i < p->n_backends ? p->backends[i].n_params : 0;
+}
+
+const char *mof_pipeline_backend_param(const mof_pipeline *p, size_t i, size_t j,
+                                       const char **value)
+{
+    const mof_step *s = p && i < p->n_backends ? &p->backends[i] : NULL;
+    if (!s || j >= s->n_params) {
+        if (value)
+            *value = NULL;
+        return NULL;
+    }
+    if (value)
+        *value = s->params[j].value;
+    return s->params[j].name;
+}

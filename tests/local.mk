@@ -31,3 +31,4 @@ include tests/quantdyn.mk
 include tests/cpu.mk
 include tests/cpu-onednn.mk
 include tests/cpu-int8.mk
+include tests/cpu-conformance.mk

@@ -65,6 +65,7 @@ enum {
     OPT_EXPLAIN,
     OPT_REPORT,
     OPT_MAX_ELEMENTS,
+    OPT_AFTER_PASSES,
 };
 
 struct option_def {
@@ -1131,6 +1132,358 @@ static int cmd_run(struct args *a)
     strlist_free(&r.sets);
     strlist_free(&r.input_shapes);
     strlist_free(&r.plugin_dirs);
+    return status < 0 ? EXIT_OK : status;
+}
+
+/* ------------------------------------------------------------------ mof preflight */
+
+static const char preflight_help[] =
+    "Usage: mof preflight [OPTION]... PIPELINE MODEL\n"
+    "\n"
+    "Asks the backends of the pipeline file PIPELINE, without optimizing or emitting\n"
+    "anything, whether they support each node of the ONNX model MODEL: its op (domain,\n"
+    "op type, opset range of the backend's op table), then the backend's own check of\n"
+    "the node's types, attributes and shapes, with the parameters the pipeline gives\n"
+    "the backend (kernels=onednn, ...). The model is checked as it is, its shapes\n"
+    "inferred (in memory; the pipeline's input shape pins and --input-shape applied);\n"
+    "with --after-passes, the pipeline's passes run first (in memory, nothing\n"
+    "written) and the model they make is checked, as the backend would get it.\n"
+    "\n"
+    "Prints one line per node and backend (name, op, domain, the part of the backend\n"
+    "that would run it, ok or unsupported with the reason), then a summary per op\n"
+    "type. The exit status is 0 when every node is supported, 1 when one is not.\n"
+    "\n"
+    "Options:\n"
+    "      --after-passes        run the pipeline's passes first and check their result\n"
+    "      --set=STEP.PARAM=VALUE\n"
+    "                            set a parameter of a pass or backend (repeatable):\n"
+    "                            --set cpu.kernels=onednn\n"
+    "      --input-shape=NAME=DIMS\n"
+    "                            pin the shape of a graph input: image=1,3,224,224\n"
+    "      --plugin-dir=DIR      search DIR for plugins first (repeatable)\n"
+    "  -q, --quiet               print only the unsupported nodes and the totals\n"
+    "  -h, --help                show this help\n";
+
+static const struct option_def preflight_options[] = {
+    { "after-passes", 0, false, OPT_AFTER_PASSES },
+    { "set", 0, true, OPT_SET },
+    { "input-shape", 0, true, OPT_INPUT_SHAPE },
+    { "plugin-dir", 0, true, OPT_PLUGIN_DIR },
+    { "quiet", 'q', false, OPT_QUIET },
+    { "help", 'h', false, OPT_HELP },
+    { 0 }
+};
+
+struct preflight_args {
+    const char *pipeline_file, *model_file;
+    struct strlist sets, input_shapes, plugin_dirs;
+    bool after_passes, quiet;
+};
+
+/* One node's verdict, copied out of the callback. */
+struct preflight_row {
+    size_t backend;
+    char *name;        /* the node's name, or "#id" */
+    const char *op;    /* borrowed from the node (the model outlives the rows) */
+    const char *domain;
+    char *provider;    /* the backend's note, or NULL */
+    char *reason;      /* NULL when supported */
+};
+
+struct preflight_rows {
+    struct preflight_row *items;
+    size_t n, cap;
+    bool nomem;
+};
+
+static void preflight_collect(const mof_preflight_result *res, void *user)
+{
+    struct preflight_rows *rows = user;
+    if (rows->nomem)
+        return;
+    if (rows->n == rows->cap) {
+        size_t cap = rows->cap ? 2 * rows->cap : 64;
+        struct preflight_row *items = realloc(rows->items, cap * sizeof *items);
+        if (!items) {
+            rows->nomem = true;
+            return;
+        }
+        rows->items = items;
+        rows->cap = cap;
+    }
+    struct preflight_row *r = &rows->items[rows->n];
+    memset(r, 0, sizeof *r);
+    const char *name = mof_node_name(res->node);
+    char id[32];
+    snprintf(id, sizeof id, "#%" PRIu32, mof_node_id(res->node));
+    const char *domain = mof_node_domain(res->node);
+    r->backend = res->backend;
+    r->name = strdup(name && name[0] ? name : id);
+    r->op = mof_node_op_type(res->node);
+    r->domain = domain[0] && strcmp(domain, "ai.onnx") != 0 ? domain : "ai.onnx";
+    r->provider = res->supported && res->note ? strdup(res->note) : NULL;
+    r->reason = res->supported ? NULL : strdup(res->reason ? res->reason : "no reason given");
+    rows->n++;
+    if (!r->name || (res->supported && res->note && !r->provider) ||
+        (!res->supported && !r->reason))
+        rows->nomem = true;
+}
+
+static void preflight_rows_free(struct preflight_rows *rows)
+{
+    for (size_t i = 0; i < rows->n; i++) {
+        free(rows->items[i].name);
+        free(rows->items[i].provider);
+        free(rows->items[i].reason);
+    }
+    free(rows->items);
+}
+
+static int field_width(int w, const char *s)
+{
+    int n = (int)strlen(s);
+    return n > w ? n : w;
+}
+
+/* Prints backend b's rows: the per-node table, the per-op summary, the totals.
+ * Returns the number of unsupported nodes, or -1 when out of memory. */
+static long print_preflight_backend(FILE *out, const char *file, const mof_pipeline *p,
+                                    size_t b, const struct preflight_rows *rows, bool quiet)
+{
+    const char *bname = mof_pipeline_backend_name(p, b);
+    fprintf(out, "backend '%s'", bname);
+    unsigned line = mof_pipeline_backend_line(p, b);
+    if (line)
+        fprintf(out, " (%s:%u)", file, line);
+    size_t np = mof_pipeline_backend_n_params(p, b);
+    for (size_t j = 0; j < np; j++) {
+        const char *value = NULL;
+        const char *name = mof_pipeline_backend_param(p, b, j, &value);
+        fprintf(out, "%s%s=%s", j ? " " : ": ", name, value ? value : "");
+    }
+    fputc('\n', out);
+
+    int wn = 4, wo = 2, wd = 6, wp = 8;
+    size_t total = 0, bad = 0;
+    for (size_t i = 0; i < rows->n; i++) {
+        const struct preflight_row *r = &rows->items[i];
+        if (r->backend != b)
+            continue;
+        total++;
+        bad += r->reason != NULL;
+        if (quiet && !r->reason)
+            continue;
+        wn = field_width(wn, r->name);
+        wo = field_width(wo, r->op);
+        wd = field_width(wd, r->domain);
+        wp = field_width(wp, r->provider ? r->provider : "-");
+    }
+    if (!quiet || bad) {
+        fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s\n", wn, "node", wo, "op", wd, "domain", wp,
+                "provider", "result");
+        for (size_t i = 0; i < rows->n; i++) {
+            const struct preflight_row *r = &rows->items[i];
+            if (r->backend != b || (quiet && !r->reason))
+                continue;
+            fprintf(out, "  %-*s  %-*s  %-*s  %-*s  ", wn, r->name, wo, r->op, wd, r->domain,
+                    wp, r->provider ? r->provider : "-");
+            if (r->reason)
+                fprintf(out, "unsupported: %s\n", r->reason);
+            else
+                fputs("ok\n", out);
+        }
+    }
+
+    /* Per op type, in order of first appearance. */
+    struct op_sum {
+        const char *domain, *op;
+        size_t nodes, ok;
+    } *sums = calloc(total ? total : 1, sizeof *sums);
+    if (!sums)
+        return -1;
+    size_t n_sums = 0;
+    int ws = 7;
+    for (size_t i = 0; i < rows->n; i++) {
+        const struct preflight_row *r = &rows->items[i];
+        if (r->backend != b)
+            continue;
+        size_t k = 0;
+        while (k < n_sums && (strcmp(sums[k].op, r->op) || strcmp(sums[k].domain, r->domain)))
+            k++;
+        if (k == n_sums) {
+            sums[n_sums++] = (struct op_sum){ r->domain, r->op, 0, 0 };
+            int w = (int)strlen(r->op) +
+                    (strcmp(r->domain, "ai.onnx") ? (int)strlen(r->domain) + 1 : 0);
+            ws = w > ws ? w : ws;
+        }
+        sums[k].nodes++;
+        sums[k].ok += r->reason == NULL;
+    }
+    if (!quiet) {
+        fprintf(out, "  per op type:\n    %-*s  %5s  %9s  %11s\n", ws, "op type", "nodes",
+                "supported", "unsupported");
+        for (size_t k = 0; k < n_sums; k++) {
+            char label[256];
+            if (strcmp(sums[k].domain, "ai.onnx"))
+                snprintf(label, sizeof label, "%s:%s", sums[k].domain, sums[k].op);
+            else
+                snprintf(label, sizeof label, "%s", sums[k].op);
+            fprintf(out, "    %-*s  %5zu  %9zu  %11zu\n", ws, label, sums[k].nodes, sums[k].ok,
+                    sums[k].nodes - sums[k].ok);
+        }
+    }
+    free(sums);
+    fprintf(out, "preflight: %zu of %zu node%s supported by backend '%s'%s\n", total - bad,
+            total, total == 1 ? "" : "s", bname,
+            bad ? "" : total ? ": every node" : " (the graph has no nodes)");
+    return (long)bad;
+}
+
+static int parse_preflight_args(struct args *a, struct preflight_args *f)
+{
+    struct strlist operands = { 0 };
+    int status = EXIT_OK;
+    const char *arg;
+    int id;
+    while (status == EXIT_OK && (id = args_next(a, preflight_options, &arg)) != OPT_END) {
+        bool ok = true;
+        switch (id) {
+        case OPT_ERROR:
+            status = EXIT_USAGE;
+            break;
+        case OPT_HELP:
+            fputs(preflight_help, stdout);
+            status = -1;
+            break;
+        case OPT_POSITIONAL:
+            ok = strlist_add(&operands, arg);
+            break;
+        case OPT_AFTER_PASSES:
+            f->after_passes = true;
+            break;
+        case OPT_SET:
+            ok = strlist_add(&f->sets, arg);
+            break;
+        case OPT_INPUT_SHAPE:
+            ok = strlist_add(&f->input_shapes, arg);
+            break;
+        case OPT_PLUGIN_DIR:
+            ok = strlist_add(&f->plugin_dirs, arg);
+            break;
+        case OPT_QUIET:
+            f->quiet = true;
+            break;
+        default:
+            break;
+        }
+        if (!ok)
+            status = out_of_memory();
+    }
+    if (status == EXIT_OK) {
+        if (operands.n < 2)
+            status = usage_error(a, "missing %s", operands.n == 0
+                                                      ? "the PIPELINE and MODEL arguments"
+                                                      : "the MODEL argument");
+        else if (operands.n > 2)
+            status = usage_error(a, "unexpected argument '%s'", operands.items[2]);
+    }
+    if (status == EXIT_OK) {
+        f->pipeline_file = operands.items[0];
+        f->model_file = operands.items[1];
+    }
+    strlist_free(&operands);
+    return status;
+}
+
+static int preflight(struct cli *c, const struct args *a, const struct preflight_args *f)
+{
+    int status = load_plugins(c, &f->plugin_dirs);
+    if (status != EXIT_OK)
+        return status;
+    mof_model *model = NULL;
+    struct preflight_rows rows = { 0 };
+    size_t first_diag = mof_context_n_diags(c->ctx);
+    mof_pipeline *p = mof_pipeline_load(c->ctx, f->pipeline_file);
+    if (!p) {
+        status = pipeline_failure_status(c->ctx, first_diag);
+        goto out;
+    }
+    if (mof_pipeline_n_backends(p) == 0) {
+        status = usage_error(a, "the pipeline %s has no <backend>: preflight asks a "
+                             "backend whether it supports the model's nodes",
+                             f->pipeline_file);
+        goto out;
+    }
+    for (size_t i = 0; i < f->sets.n; i++)
+        if (mof_pipeline_set(p, f->sets.items[i]) < 0)
+            status = EXIT_USAGE;
+    for (size_t i = 0; i < f->input_shapes.n; i++)
+        if (mof_pipeline_set_input_shape(p, f->input_shapes.items[i]) < 0)
+            status = EXIT_USAGE;
+    if (status != EXIT_OK)
+        goto out;
+    model = mof_model_load(c->ctx, f->model_file);
+    if (!model) {
+        status = EXIT_BAD_INPUT;
+        goto out;
+    }
+    size_t errors_before = mof_context_n_errors(c->ctx);
+    size_t nodes_before = mof_graph_n_nodes(mof_model_graph(model));
+    /* Without --after-passes, the shapes the model implies, as infer-shapes would give
+     * them to the backend: that is no optimization. */
+    mof_status st = mof_pipeline_preflight(p, model,
+                                           f->after_passes ? MOF_PREFLIGHT_RUN_PASSES
+                                                           : MOF_PREFLIGHT_INFER_SHAPES,
+                                           preflight_collect, &rows);
+    if (rows.nomem) {
+        status = out_of_memory();
+        goto out;
+    }
+    if (st < 0 && st != MOF_ERR_UNSUPPORTED) {
+        status = st == MOF_ERR_NOMEM || f->after_passes ? EXIT_RUN_FAILED : EXIT_BAD_INPUT;
+        goto out;
+    }
+    if (f->after_passes)
+        printf("after the pipeline's %zu pass step%s: %zu node%s (the model has %zu)\n",
+               mof_pipeline_n_passes(p), mof_pipeline_n_passes(p) == 1 ? "" : "s",
+               mof_graph_n_nodes(mof_model_graph(model)),
+               mof_graph_n_nodes(mof_model_graph(model)) == 1 ? "" : "s", nodes_before);
+    long bad = 0;
+    for (size_t b = 0; b < mof_pipeline_n_backends(p); b++) {
+        if (b)
+            fputc('\n', stdout);
+        long nb = print_preflight_backend(stdout, f->pipeline_file, p, b, &rows, f->quiet);
+        if (nb < 0) {
+            status = out_of_memory();
+            goto out;
+        }
+        bad += nb;
+    }
+    if (bad || st == MOF_ERR_UNSUPPORTED || mof_context_n_errors(c->ctx) > errors_before)
+        status = EXIT_RUN_FAILED;
+
+out:
+    preflight_rows_free(&rows);
+    mof_model_destroy(model);
+    mof_pipeline_destroy(p);
+    return status;
+}
+
+static int cmd_preflight(struct args *a)
+{
+    struct preflight_args f;
+    memset(&f, 0, sizeof f);
+    int status = parse_preflight_args(a, &f);
+    if (status == EXIT_OK) {
+        struct cli c;
+        status = cli_init(&c, f.quiet);
+        if (status == EXIT_OK)
+            status = preflight(&c, a, &f);
+        cli_fini(&c);
+    }
+    strlist_free(&f.sets);
+    strlist_free(&f.input_shapes);
+    strlist_free(&f.plugin_dirs);
     return status < 0 ? EXIT_OK : status;
 }
 
@@ -2306,6 +2659,8 @@ struct command {
 
 static const struct command commands[] = {
     { "run", "PIPELINE MODEL -o OUT", "optimize a model with a pipeline", run_help, cmd_run },
+    { "preflight", "PIPELINE MODEL", "check that the pipeline's backends support each node",
+      preflight_help, cmd_preflight },
     { "exec", "MODEL", "run a model with the reference interpreter", exec_help, cmd_exec },
     { "verify", "REFERENCE MODEL", "compare two models on the same inputs", verify_help,
       cmd_verify },

@@ -126,6 +126,60 @@ MOF_API void mof_run_report_destroy(mof_run_report *r);
 MOF_API mof_status mof_pipeline_run(mof_pipeline *p, mof_model *model,
                                     const mof_run_options *opts, mof_run_report **report);
 
+/* ------------------------------------------------------------------ backends and preflight */
+
+/* The backend steps, i < mof_pipeline_n_backends(p), in pipeline order: the backend's
+ * name, the line of its <backend> element (0 when none), and the parameters given to it,
+ * in the file or by mof_pipeline_set (defaults are not listed): name j, its value in
+ * *value. Borrowed; valid until the pipeline is changed or destroyed. NULL (0) when i
+ * or j is out of range. */
+MOF_API const char *mof_pipeline_backend_name(const mof_pipeline *p, size_t i);
+MOF_API unsigned mof_pipeline_backend_line(const mof_pipeline *p, size_t i);
+MOF_API size_t mof_pipeline_backend_n_params(const mof_pipeline *p, size_t i);
+MOF_API const char *mof_pipeline_backend_param(const mof_pipeline *p, size_t i, size_t j,
+                                               const char **value);
+
+/* One node's verdict, given to a mof_preflight_fn. Borrowed; valid during the call. */
+typedef struct mof_preflight_result {
+    size_t backend;            /* index of the backend step (mof_pipeline_backend_name) */
+    const char *backend_name;
+    const mof_node *node;      /* a node of the main graph */
+    bool supported;            /* in the backend's op table and accepted by its
+                                  supports_node */
+    const char *reason;        /* unsupported: why (the opset range, or the backend's
+                                  reason); NULL when supported */
+    const char *note;          /* supported: the backend's note on how it runs the node
+                                  (the cpu backend names its kernel provider), or NULL */
+} mof_preflight_result;
+
+typedef void (*mof_preflight_fn)(const mof_preflight_result *result, void *user);
+
+enum {
+    /* Run the pipeline's passes over the model first (in memory: no checks, no
+     * metadata, nothing written) so that the backends are asked about the model they
+     * would be given. */
+    MOF_PREFLIGHT_RUN_PASSES = 1u << 0,
+    /* Infer the shapes (mof_infer_shapes) after the pins and passes, so that the
+     * backends see the shapes the model implies without optimizing it. */
+    MOF_PREFLIGHT_INFER_SHAPES = 1u << 1,
+};
+
+/* Asks every backend of the pipeline, without emitting anything, whether it supports
+ * each node of the model's main graph, as mof_pipeline_run checks before any backend
+ * emits: the op table (domain, op type, opset range), then supports_node with the
+ * backend instantiated from the step's parameters. Applies the pipeline's input shape
+ * pins to the model first, with MOF_PREFLIGHT_RUN_PASSES runs the passes, and with
+ * MOF_PREFLIGHT_INFER_SHAPES infers the shapes (the model is changed: give a copy to
+ * keep the original). fn (may be NULL) is called once
+ * per backend and node, in backend then node order.
+ * Returns MOF_OK when every node is supported by every backend, MOF_ERR_UNSUPPORTED
+ * when one is not (nothing is reported: fn gets the reasons), MOF_ERR_INVALID_ARG
+ * (reported) when the pipeline has no backend or the model belongs to another
+ * context, or the error of a pin, a pass, a parameter or a backend's init
+ * (reported). */
+MOF_API mof_status mof_pipeline_preflight(mof_pipeline *p, mof_model *model, unsigned flags,
+                                          mof_preflight_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -130,7 +130,10 @@ typedef struct mof_backend_desc {
     const char *default_output;      /* output name when the pipeline gives none */
     const mof_op_support *ops;       /* ends with an all-NULL entry */
     /* Refines ops for one node (types, attributes); may be NULL. On false, *why is a
-     * static or node-lifetime string naming the reason. */
+     * static or node-lifetime string naming the reason (or one in priv, valid until the
+     * next call). On true, *why may be set to a short note on how the backend runs the
+     * node, shown by preflight (the cpu backend names its kernel provider), or left
+     * NULL. */
     bool (*supports_node)(const mof_node *node, const char **why, void *priv);
     mof_status (*init)(mof_backend_ctx *bc, void *priv);
     /* Writes the artifact to output_path (use mof_output_* for atomicity). */
