@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "calib.h"
+#include "qutil.h"
 
 #define QC_LOG2_BINS 12
 #define QC_MIN_EXP (-126)
@@ -49,14 +50,8 @@ qc_stat *qc_stats_get(qc_stats *s, const char *name)
     qc_stat *st = qc_stats_find(s, name);
     if (st)
         return st;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        qc_stat *items = realloc(s->items, cap * sizeof(*items));
-        if (!items)
-            return NULL;
-        s->items = items;
-        s->cap = cap;
-    }
+    if (!qu_grow(&s->items, s->n, &s->cap, sizeof(*s->items)))
+        return NULL;
     st = &s->items[s->n];
     memset(st, 0, sizeof(*st));
     st->name = strdup(name);
@@ -391,11 +386,35 @@ static double bin_width(const qc_stat *st)
     return ldexp(1.0, st->exp + 1 - QC_LOG2_BINS);
 }
 
-/* The number of bins of the |x| histogram (ab, QC_BINS / 2 bins of the same width)
- * to keep: the TensorRT KL-divergence search over [n_levels, used]. */
-static size_t kl_bins(const int64_t *ab, size_t used, int n_levels)
+/* Replaces the zeros of a distribution of n bins (counts) by eps and takes as much off
+ * its non-zero bins, in proportion to their number (the smoothing of the published
+ * method: MXNet's and ONNX Runtime's smooth_distribution). eps shrinks where that would
+ * take half or more of the smallest non-zero bin (Q spreads a count over up to 16 bins;
+ * ORT asserts instead). False when it has no non-zero bin. */
+static bool smooth(double *p, size_t n, double eps)
 {
-    size_t nq = (size_t)n_levels;
+    size_t nz = 0;
+    double least = INFINITY;
+    for (size_t j = 0; j < n; j++) {
+        if (p[j] != 0) {
+            nz++;
+            least = fmin(least, p[j]);
+        }
+    }
+    if (!nz)
+        return false;
+    double eps1 = eps * (double)(n - nz) / (double)nz;
+    if (eps1 > least / 2) {
+        eps1 = least / 2;
+        eps = eps1 * (double)nz / (double)(n - nz);
+    }
+    for (size_t j = 0; j < n; j++)
+        p[j] += p[j] != 0 ? -eps1 : eps;
+    return true;
+}
+
+size_t qc_kl_search(const int64_t *h, size_t used, size_t nq)
+{
     if (used <= nq)
         return used;
     double *p = malloc(used * sizeof(*p)), *q = malloc(used * sizeof(*q));
@@ -408,40 +427,38 @@ static size_t kl_bins(const int64_t *ab, size_t used, int n_levels)
     size_t best_i = used;
     double tail = 0;
     for (size_t j = nq; j < used; j++)
-        tail += (double)ab[j];
+        tail += (double)h[j];
     for (size_t i = nq; i <= used; i++) {
-        /* P: the first i bins, everything beyond folded into the last. */
-        double psum = 0;
-        for (size_t j = 0; j < i; j++) {
-            p[j] = (double)ab[j];
-            psum += p[j];
-        }
+        /* P: the first i bins, the outliers beyond folded into the last. */
+        for (size_t j = 0; j < i; j++)
+            p[j] = (double)h[j];
         p[i - 1] += tail;
-        psum += tail;
-        /* Q: the first i bins merged into nq levels, spread back over their non-empty
-         * bins. */
-        double qsum = 0;
+        /* Q: the first i bins (without the outliers) merged into nq levels, level c
+         * the bins [c i / nq, (c + 1) i / nq), each level's sum spread evenly over
+         * the bins where P is non-zero. (MXNet and ONNX Runtime give every level
+         * floor(i / nq) bins and the last one the remainder: for i just under 2 nq
+         * that last level is half the range, and the search then favours such i.) */
         for (size_t c = 0; c < nq; c++) {
             size_t s = c * i / nq, e = (c + 1) * i / nq;
             double sum = 0;
             size_t nz = 0;
             for (size_t j = s; j < e; j++) {
-                sum += (double)ab[j];
-                nz += ab[j] != 0;
+                sum += (double)h[j];
+                nz += p[j] != 0;
             }
-            for (size_t j = s; j < e; j++) {
-                q[j] = ab[j] && nz ? sum / (double)nz : 0;
-                qsum += q[j];
-            }
+            for (size_t j = s; j < e; j++)
+                q[j] = p[j] != 0 ? sum / (double)nz : 0;
         }
-        double kl = 0;
-        if (psum > 0 && qsum > 0) {
+        double kl = INFINITY;
+        if (smooth(p, i, QC_KL_EPS) && smooth(q, i, QC_KL_EPS)) {
+            double ps = 0, qs = 0;
             for (size_t j = 0; j < i; j++) {
-                if (p[j] <= 0)
-                    continue;
-                double pj = p[j] / psum, qj = q[j] / qsum;
-                if (qj < 1e-12)
-                    qj = 1e-12;
+                ps += p[j];
+                qs += q[j];
+            }
+            kl = 0;
+            for (size_t j = 0; j < i; j++) {
+                double pj = p[j] / ps, qj = q[j] / qs;
                 kl += pj * log(pj / qj);
             }
         }
@@ -450,11 +467,27 @@ static size_t kl_bins(const int64_t *ab, size_t used, int n_levels)
             best_i = i;
         }
         if (i < used)
-            tail -= (double)ab[i];
+            tail -= (double)h[i];
     }
     free(p);
     free(q);
     return best_i;
+}
+
+int qc_kl_coarsen(int64_t *h, size_t *used, size_t nq, int64_t n)
+{
+    int k = 0;
+    double cap = fmax((double)n / QC_KL_PER_BIN, (double)nq);
+    while ((double)*used > cap && *used > nq) {
+        size_t half = (*used + 1) / 2;
+        for (size_t j = 0; j < half; j++)
+            h[j] = h[2 * j] + (2 * j + 1 < *used ? h[2 * j + 1] : 0);
+        for (size_t j = half; j < *used; j++)
+            h[j] = 0;
+        *used = half;
+        k++;
+    }
+    return k;
 }
 
 void qc_range(const qc_stat *st, qc_method method, double percentile, int n_levels,
@@ -494,13 +527,16 @@ void qc_range(const qc_stat *st, qc_method method, double percentile, int n_leve
         for (size_t j = 0; j < QC_BINS / 2; j++)
             if (ab[j])
                 used = j + 1;
-        /* Bin 0 holds the exact zeros, which every scale represents exactly; after a
-         * Relu they are a spike that would make the search favour the narrowest
-         * range (a chunk of Q that merges the spike with its neighbours is far from
-         * P), so it does not take part. */
+        /* The first bin holds the exact zeros, which every scale represents exactly;
+         * after a Relu they are a spike (half the values or more) that Q spreads over
+         * the rest of the first level, which makes every level wider than one bin look
+         * far from P: left in, the search picks the narrowest range (output SQNR
+         * 6.7 dB on the digits CNN, 7.7 on ResNet-18). It takes no part in the search. */
+        int64_t n = st->count - ab[0];
         ab[0] = 0;
-        size_t keep = kl_bins(ab, used, n_levels);
-        double t = (double)keep * w;
+        int k = qc_kl_coarsen(ab, &used, (size_t)n_levels, n);
+        size_t keep = qc_kl_search(ab, used, (size_t)n_levels);
+        double t = ldexp((double)keep * w, k);
         rlo = fmax(rlo, -t);
         rhi = fmin(rhi, t);
     }
@@ -592,14 +628,9 @@ static mof_status open_dirs(qc_source *src, const char *dir, bool *found)
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, "test_data_set_", strlen("test_data_set_")) != 0)
             continue;
-        if (src->n == cap) {
-            cap = cap ? 2 * cap : 16;
-            char **nd = realloc(src->dirs, cap * sizeof(*nd));
-            if (!nd) {
-                st = MOF_ERR_NOMEM;
-                break;
-            }
-            src->dirs = nd;
+        if (!qu_grow(&src->dirs, src->n, &cap, sizeof(*src->dirs))) {
+            st = MOF_ERR_NOMEM;
+            break;
         }
         src->dirs[src->n] = strdup(e->d_name);
         if (!src->dirs[src->n]) {

@@ -69,10 +69,38 @@ typedef enum qc_method { QC_MINMAX = 0, QC_PERCENTILE = 1, QC_ENTROPY = 2 } qc_m
  * cumulative count first passes a% of the count for the low end, the upper edge of
  * the bin where it reaches a% for the high end), clamped to [min, max]; entropy picks
  * the threshold T on the histogram of |x| that minimizes the KL divergence between the
- * clipped distribution and its quantization to n_levels levels (the TensorRT method)
- * and clips to [-T, T] within [min, max]. An empty stat gives [0, 0]. */
+ * clipped distribution and its quantization to n_levels levels (qc_kl_search, on the
+ * histogram coarsened by qc_kl_coarsen to suit the number of values, with its first
+ * bin, the exact zeros, left out) and clips to [-T, T] within [min, max]. An empty
+ * stat gives [0, 0]. */
 void qc_range(const qc_stat *st, qc_method method, double percentile, int n_levels,
               float *lo, float *hi);
+
+/* The entropy method, exposed for its tests.
+ *
+ * qc_kl_coarsen merges pairs of bins of the |x| histogram h (used bins in use, counts
+ * of n values) until at most max(n / QC_KL_PER_BIN, nq) bins are in use, and returns
+ * how many times it merged (the bin width grew by 2^that). A histogram of a few
+ * thousand values over 2048 bins is mostly sampling noise, which the KL search reads
+ * as structure that a wider range would lose (the noise's KL grows with bins / values),
+ * so it clips too much; with about QC_KL_PER_BIN values per bin that noise is small
+ * next to what clipping costs. With fewer than nq bins left, nothing is clipped.
+ * Merging pairs keeps the result a function of the statistics alone, so stats files
+ * still split and merge exactly.
+ *
+ * qc_kl_search is the TensorRT threshold search (Migacz, "8-bit Inference with
+ * TensorRT", GTC 2017, as MXNet and ONNX Runtime implement it): for i from nq to used
+ * bins, P is the first i bins with the rest added to the last, Q the first i bins
+ * merged into nq levels (level c: bins [c i / nq, (c + 1) i / nq); MXNet and ORT give
+ * the last level the remainder of i / nq, which skews the search) and spread back over
+ * the bins where P is non-zero; both are smoothed (zero bins get QC_KL_EPS, taken off
+ * the others) and the i of the smallest KL(P || Q) is returned (used when used <= nq).
+ * ORT's own Entropy calibration, with its defaults (128 bins, 128 levels), tries only
+ * the whole range, which makes it min/max with a symmetric range. */
+#define QC_KL_PER_BIN 64
+#define QC_KL_EPS 1e-4
+int qc_kl_coarsen(int64_t *h, size_t *used, size_t nq, int64_t n);
+size_t qc_kl_search(const int64_t *h, size_t used, size_t nq);
 
 /* Calibration data: a list of samples, each one input tensor per graph input. */
 typedef struct qc_source qc_source;

@@ -42,6 +42,7 @@
 
 #include <mof/mof.h>
 
+#include "qutil.h"
 #include "qmath.h"
 #include "quant.h"
 
@@ -86,31 +87,6 @@ static const mof_param_desc qd_params[] = {
 
 /* ------------------------------------------------------------------ helpers */
 
-/* Whether name is one of the comma-separated words of list (spaces ignored). */
-static bool in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
-        if ((size_t)(t - p) == n && n && memcmp(p, name, n) == 0)
-            return true;
-        p = e;
-    }
-    return false;
-}
-
-static bool is_op(const mof_node *n, const char *op)
-{
-    return !strcmp(mof_node_op_type(n), op) && !*mof_node_domain(n);
-}
-
 /* An activation quantized once for all its quantized readers. */
 typedef struct qd_act {
     mof_value *src;
@@ -132,55 +108,16 @@ typedef struct qd_state {
     int64_t nodes, bytes_before, bytes_after;
 } qd_state;
 
-/* A node named after base + suffix (made unique) before anchor; NULL when out of memory. */
-static mof_node *add_node(qd_state *S, mof_node *anchor, const char *op, const char *base,
-                          const char *suffix, size_t n_in, mof_value *const *in, size_t n_out)
-{
-    size_t len = strlen(base) + strlen(suffix) + 1;
-    char *hint = malloc(len);
-    if (!hint)
-        return NULL;
-    snprintf(hint, len, "%s%s", base, suffix);
-    char *name = mof_graph_unique_name(S->g, hint);
-    free(hint);
-    mof_node *n = name ? mof_graph_add_node(S->g, MOF_INSERT_BEFORE, anchor, op, NULL, name,
-                                            n_in, in, n_out)
-                       : NULL;
-    free(name);
-    return n;
-}
-
-static mof_value *add_init(qd_state *S, const char *base, const char *suffix, mof_tensor *t)
-{
-    size_t len = strlen(base) + strlen(suffix) + 1;
-    char *hint = t ? malloc(len) : NULL;
-    mof_value *v = NULL;
-    if (hint) {
-        snprintf(hint, len, "%s%s", base, suffix);
-        v = mof_graph_add_initializer(S->g, hint, t);
-        free(hint);
-    }
-    if (!v)
-        mof_tensor_unref(t);
-    return v;
-}
-
 /* The activation record of v, quantized before anchor the first time it is asked for. */
 static qd_act *quantize_activation(qd_state *S, mof_value *v, mof_node *anchor)
 {
     for (size_t i = 0; i < S->n_acts; i++)
         if (S->acts[i].src == v)
             return &S->acts[i];
-    if (S->n_acts == S->cap_acts) {
-        size_t cap = S->cap_acts ? 2 * S->cap_acts : 8;
-        qd_act *a = realloc(S->acts, cap * sizeof(*a));
-        if (!a)
-            return NULL;
-        S->acts = a;
-        S->cap_acts = cap;
-    }
-    mof_node *d = add_node(S, anchor, "DynamicQuantizeLinear", mof_value_name(v), "_quantize",
-                           1, &v, 3);
+    if (!qu_grow(&S->acts, S->n_acts, &S->cap_acts, sizeof(*S->acts)))
+        return NULL;
+    mof_node *d = qu_add_node(S->g, MOF_INSERT_BEFORE, anchor, "DynamicQuantizeLinear",
+                              mof_value_name(v), "_quantize", 1, &v, 3);
     if (!d)
         return NULL;
     qd_act *a = &S->acts[S->n_acts++];
@@ -224,7 +161,7 @@ static mof_tensor *transpose2(const mof_tensor *w)
 static const char *skip_reason(const qd_state *S, const mof_node *n)
 {
     const struct qdynamic *p = S->p;
-    if (in_list(p->exclude, mof_node_name(n)))
+    if (qu_list_has(p->exclude, mof_node_name(n)))
         return "it is in exclude-nodes";
     mof_value *w = mof_node_n_inputs(n) > 1 ? mof_node_input(n, 1) : NULL;
     if (!mof_node_input(n, 0))
@@ -238,7 +175,7 @@ static const char *skip_reason(const qd_state *S, const mof_node *n)
         mof_value_dtype(mof_node_input(n, 0)) != MOF_DTYPE_FLOAT)
         return "its input is not float";
     size_t r = mof_tensor_rank(t);
-    if (is_op(n, "Conv")) {
+    if (qu_is_op(n, "Conv")) {
         if (r < 3)
             return "its weight has rank below 3";
         if (mof_tensor_numel(t) < p->conv_min)
@@ -252,7 +189,7 @@ static const char *skip_reason(const qd_state *S, const mof_node *n)
         return "its weight is not 2-D";
     if (mof_tensor_numel(t) < p->min_elements || mof_tensor_numel(t) == 0)
         return "its weight has fewer elements than min-elements";
-    if (is_op(n, "Gemm") && p->format == 0) {
+    if (qu_is_op(n, "Gemm") && p->format == 0) {
         if (mof_node_attr_int(n, "transA", 0))
             return "Gemm with transA (integer form)";
         mof_value *c = mof_node_n_inputs(n) > 2 ? mof_node_input(n, 2) : NULL;
@@ -298,9 +235,9 @@ static mof_status weight_inits(qd_state *S, const mof_tensor *w, const char *bas
     S->bytes_before += (int64_t)mof_tensor_nbytes(w);
     S->bytes_after += (int64_t)(mof_tensor_nbytes(q) + mof_tensor_nbytes(s) +
                                 mof_tensor_nbytes(z));
-    *wq = add_init(S, base, "_quantized", q);
-    *ws = add_init(S, base, "_scale", s);
-    *wz = add_init(S, base, "_zero_point", z);
+    *wq = qu_add_init(S->g, base, "_quantized", q);
+    *ws = qu_add_init(S->g, base, "_scale", s);
+    *wz = qu_add_init(S->g, base, "_zero_point", z);
     return *wq && *ws && *wz ? MOF_OK : MOF_ERR_NOMEM;
 }
 
@@ -311,7 +248,7 @@ static mof_status rewrite_qdq(qd_state *S, mof_node *n, qd_act *a)
     const mof_tensor *wt = mof_value_tensor(w);
     int axis = -1;
     if (S->per_channel)
-        axis = is_op(n, "Conv") ? 0 : is_op(n, "Gemm") && mof_node_attr_int(n, "transB", 0)
+        axis = qu_is_op(n, "Conv") ? 0 : qu_is_op(n, "Gemm") && mof_node_attr_int(n, "transB", 0)
                                           ? 0 : 1;
     mof_value *wq, *ws, *wz;
     mof_status st = weight_inits(S, wt, mof_value_name(w), axis, S->wt == MOF_DTYPE_INT8, 1.0f,
@@ -320,16 +257,16 @@ static mof_status rewrite_qdq(qd_state *S, mof_node *n, qd_act *a)
         return st;
     if (!a->deq) {
         mof_value *in[3] = { a->q, a->scale, a->zp };
-        mof_node *d = add_node(S, n, "DequantizeLinear", mof_value_name(a->src),
-                               "_dequantize", 3, in, 1);
+        mof_node *d = qu_add_node(S->g, MOF_INSERT_BEFORE, n, "DequantizeLinear",
+                                  mof_value_name(a->src), "_dequantize", 3, in, 1);
         if (!d)
             return MOF_ERR_NOMEM;
         a->deq = mof_node_output(d, 0);
         mof_value_copy_type(a->deq, a->src);
     }
     mof_value *in[3] = { wq, ws, wz };
-    mof_node *d = add_node(S, n, "DequantizeLinear", mof_value_name(w), "_dequantize", 3, in,
-                           1);
+    mof_node *d = qu_add_node(S->g, MOF_INSERT_BEFORE, n, "DequantizeLinear",
+                              mof_value_name(w), "_dequantize", 3, in, 1);
     if (!d || (axis >= 0 && mof_node_set_attr_int(d, "axis", axis) != MOF_OK))
         return MOF_ERR_NOMEM;
     mof_value_copy_type(mof_node_output(d, 0), w);
@@ -342,7 +279,7 @@ static mof_status rewrite_qdq(qd_state *S, mof_node *n, qd_act *a)
 /* format=integer: MatMul / Gemm / Conv becomes the integer op, Cast, Mul (and Add). */
 static mof_status rewrite_integer(qd_state *S, mof_node *n, qd_act *a)
 {
-    bool conv = is_op(n, "Conv"), gemm = is_op(n, "Gemm");
+    bool conv = qu_is_op(n, "Conv"), gemm = qu_is_op(n, "Gemm");
     const char *base = *mof_node_name(n) ? mof_node_name(n) : mof_value_name(mof_node_output(n, 0));
     mof_value *w = mof_node_input(n, 1);
     const mof_tensor *wt = mof_value_tensor(w);
@@ -366,23 +303,25 @@ static mof_status rewrite_integer(qd_state *S, mof_node *n, qd_act *a)
     st = MOF_ERR_NOMEM;
     /* The integer product. */
     mof_value *in[4] = { a->q, wq, a->zp, wz };
-    mof_node *prod = add_node(S, n, conv ? "ConvInteger" : "MatMulInteger", base, "_quant", 4,
-                              in, 1);
+    mof_node *prod = qu_add_node(S->g, MOF_INSERT_BEFORE, n,
+                                 conv ? "ConvInteger" : "MatMulInteger", base, "_quant", 4,
+                                 in, 1);
     if (!prod)
         goto done;
     /* Conv's attributes are all ConvInteger's. */
     if (conv && mof_node_copy_attrs(prod, n) != MOF_OK)
         goto done;
     mof_value *pv = mof_node_output(prod, 0);
-    mof_node *cast = add_node(S, n, "Cast", base, "_cast", 1, &pv, 1);
+    mof_node *cast = qu_add_node(S->g, MOF_INSERT_BEFORE, n, "Cast", base, "_cast", 1, &pv, 1);
     if (!cast || mof_node_set_attr_int(cast, "to", MOF_DTYPE_FLOAT) != MOF_OK)
         goto done;
     mof_value *sin[2] = { a->scale, ws };
-    mof_node *smul = add_node(S, n, "Mul", base, "_scales", 2, sin, 1);
+    mof_node *smul = qu_add_node(S->g, MOF_INSERT_BEFORE, n, "Mul", base, "_scales", 2, sin, 1);
     if (!smul)
         goto done;
     mof_value *min[2] = { mof_node_output(cast, 0), mof_node_output(smul, 0) };
-    mof_node *mul = add_node(S, n, "Mul", base, "_scale_output", 2, min, 1);
+    mof_node *mul = qu_add_node(S->g, MOF_INSERT_BEFORE, n, "Mul", base, "_scale_output", 2,
+                                min, 1);
     if (!mul)
         goto done;
     mof_value *out = mof_node_output(mul, 0);
@@ -392,7 +331,7 @@ static mof_status rewrite_integer(qd_state *S, mof_node *n, qd_act *a)
     if (c && conv) {
         const mof_tensor *b = mof_value_tensor(c);
         if (!(bias = float_column(mof_tensor_data(b), mof_tensor_numel(b), spatial)) ||
-            !(addend = add_init(S, mof_value_name(c), "_reshaped", mof_tensor_ref(bias))))
+            !(addend = qu_add_init(S->g, mof_value_name(c), "_reshaped", mof_tensor_ref(bias))))
             goto done;
     } else if (c && gemm) {
         float beta = mof_node_attr_float(n, "beta", 1.0f);
@@ -410,13 +349,13 @@ static mof_status rewrite_integer(qd_state *S, mof_node *n, qd_act *a)
             float *bd = mof_tensor_data_mut(bias);
             for (int64_t i = 0; i < mof_tensor_numel(bias); i++)
                 bd[i] *= beta;
-            if (!(addend = add_init(S, mof_value_name(c), "_beta", mof_tensor_ref(bias))))
+            if (!(addend = qu_add_init(S->g, mof_value_name(c), "_beta", mof_tensor_ref(bias))))
                 goto done;
         }
     }
     if (addend) {
         mof_value *ain[2] = { out, addend };
-        mof_node *add = add_node(S, n, "Add", base, "_bias", 2, ain, 1);
+        mof_node *add = qu_add_node(S->g, MOF_INSERT_BEFORE, n, "Add", base, "_bias", 2, ain, 1);
         if (!add)
             goto done;
         out = mof_node_output(add, 0);
@@ -443,7 +382,7 @@ static mof_status qd_run(mof_pass_ctx *pc, mof_model *m, void *priv)
     mof_status st = MOF_OK;
     if (opset < 11) {
         for (mof_node *n = mof_graph_first_node(S.g); n; n = mof_node_next(n))
-            if (!*mof_node_domain(n) && in_list(p->op_types, mof_node_op_type(n)))
+            if (!*mof_node_domain(n) && qu_list_has(p->op_types, mof_node_op_type(n)))
                 return mof_report(S.ctx, MOF_SEVERITY_ERROR, MOF_ERR_UNSUPPORTED, NULL,
                                   "DynamicQuantizeLinear needs opset 11, the model has %lld",
                                   (long long)opset);
@@ -458,8 +397,8 @@ static mof_status qd_run(mof_pass_ctx *pc, mof_model *m, void *priv)
     mof_node *next = NULL;
     for (mof_node *n = mof_graph_first_node(S.g); n; n = next) {
         next = mof_node_next(n);
-        if (*mof_node_domain(n) || !in_list(p->op_types, mof_node_op_type(n)) ||
-            (!is_op(n, "MatMul") && !is_op(n, "Gemm") && !is_op(n, "Conv")))
+        if (*mof_node_domain(n) || !qu_list_has(p->op_types, mof_node_op_type(n)) ||
+            (!qu_is_op(n, "MatMul") && !qu_is_op(n, "Gemm") && !qu_is_op(n, "Conv")))
             continue;
         const char *why = skip_reason(&S, n);
         if (why) {

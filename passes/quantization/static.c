@@ -15,10 +15,17 @@
  * stored as int32 with scale x_scale * w_scale, as ONNX Runtime does. A Relu that is
  * the only reader of a quantized node's output is quantized in place of that output
  * and, when its zero point is the bottom of the type (asymmetric activations), removed:
- * QuantizeLinear then clips at 0 exactly as Relu did. QOperator format: the Conv and
- * MatMul nodes whose inputs and output are all quantized become QLinearConv and
- * QLinearMatMul (QLinearMatMul only with a per-tensor weight scale); everything else
- * stays in QDQ form, which ONNX Runtime also runs.
+ * QuantizeLinear then clips at 0 exactly as Relu did. MaxPool, AveragePool and the
+ * data-movement ops (Flatten, Reshape, Transpose, Squeeze, Unsqueeze) are quantized
+ * only when their input is, and their output reuses the input's scale and zero-point
+ * initializers, as ONNX Runtime's QDQ quantizer does: ORT then runs them on 8-bit data
+ * (and GlobalAveragePool, with a scale of its own, as QLinearGlobalAveragePool).
+ * QOperator format: the Conv and MatMul nodes whose inputs and output are all
+ * quantized become QLinearConv and QLinearMatMul (QLinearMatMul only with a per-tensor
+ * weight scale); everything else stays in QDQ form. The ONNX standard has no other
+ * QLinear op: ORT's QGemm, QLinearAdd and QLinearGlobalAveragePool are com.microsoft
+ * ops that mof's interpreter (and so its verification) does not run, and ORT fuses the
+ * QDQ form of Gemm, Add and pooling into exactly those kernels itself.
  *
  * Sensitivity: on the first report-samples calibration samples, the pass compares each
  * quantized tensor with the float model's: "alone" quantizes only that tensor (the
@@ -41,6 +48,7 @@
 #include <unistd.h>
 
 #include "calib.h"
+#include "qutil.h"
 #include "qmath.h"
 #include "quant.h"
 
@@ -57,6 +65,13 @@ typedef struct qs_pass {
     int64_t report_samples;
     bool layer_report;
 } qs_pass;
+
+/* The ops whose QDQ form ONNX Runtime runs as 8-bit kernels (QLinearConv, QGemm,
+ * QLinearAdd, QLinearGlobalAveragePool, MaxPool and data movement on uint8/int8): the
+ * coverage of ORT's quantize_static with its default op types on CNNs. Concat stays
+ * out (its inputs would each be requantized to one scale). */
+#define QS_DEFAULT_OPS "Conv,Gemm,MatMul,Add,Mul,GlobalAveragePool,AveragePool,MaxPool," \
+    "Flatten,Reshape,Transpose,Squeeze,Unsqueeze"
 
 static const char *const methods[] = { "minmax", "percentile", "entropy", NULL };
 static const char *const qtypes_a[] = { "uint8", "int8", NULL };
@@ -89,8 +104,10 @@ static const mof_param_desc qs_params[] = {
       .help = "qdq: QuantizeLinear/DequantizeLinear pairs; qoperator: QLinearConv, "
       "QLinearMatMul where possible" },
     { .name = "op-types", .type = MOF_PARAM_STRING, .offset = offsetof(qs_pass, op_types),
-      .def = "Conv,Gemm,MatMul,Add,Mul", .help = "comma list of op types to quantize, among "
-      "Conv, Gemm, MatMul, Add, Mul, Concat, MaxPool, AveragePool, GlobalAveragePool" },
+      .def = QS_DEFAULT_OPS, .help = "comma list of op types to quantize, among "
+      "Conv, Gemm, MatMul, Add, Mul, Concat, GlobalAveragePool, and (sharing their input's "
+      "scale, when it is quantized) MaxPool, AveragePool, Flatten, Reshape, Transpose, "
+      "Squeeze, Unsqueeze" },
     { .name = "exclude-op-types", .type = MOF_PARAM_STRING,
       .offset = offsetof(qs_pass, exclude_op_types), .def = "",
       .help = "comma list of op types to leave float" },
@@ -118,15 +135,22 @@ static const mof_param_desc qs_params[] = {
 
 /* ------------------------------------------------------------------ the plan */
 
-typedef enum qs_kind { K_CONV, K_GEMM, K_MATMUL, K_ELEM, K_POOL } qs_kind;
+/* K_SAME: ops whose output is on the grid of their input (MaxPool, data movement) or
+ * that ONNX Runtime quantizes with their input's parameters (AveragePool): the output
+ * shares the input's scale and zero point, as ORT's QDQDirect8BitOp does, and such a
+ * node is quantized only when its input is (by another node). ORT then runs
+ * DequantizeLinear -> op -> QuantizeLinear as the op on 8-bit data. */
+typedef enum qs_kind { K_CONV, K_GEMM, K_MATMUL, K_ELEM, K_POOL, K_SAME } qs_kind;
 
 static const struct {
     const char *op;
     qs_kind kind;
 } qs_ops[] = {
     { "Conv", K_CONV }, { "Gemm", K_GEMM }, { "MatMul", K_MATMUL }, { "Add", K_ELEM },
-    { "Mul", K_ELEM }, { "Concat", K_ELEM }, { "MaxPool", K_POOL }, { "AveragePool", K_POOL },
-    { "GlobalAveragePool", K_POOL },
+    { "Mul", K_ELEM }, { "Concat", K_ELEM }, { "GlobalAveragePool", K_POOL },
+    { "MaxPool", K_SAME }, { "AveragePool", K_SAME }, { "Flatten", K_SAME },
+    { "Reshape", K_SAME }, { "Transpose", K_SAME }, { "Squeeze", K_SAME },
+    { "Unsqueeze", K_SAME },
 };
 #define N_QS_OPS (sizeof(qs_ops) / sizeof(qs_ops[0]))
 
@@ -137,6 +161,7 @@ typedef struct qs_value {
     size_t first_target;       /* the first target that reads or writes it */
     bool used;                 /* read or written by an active target */
     bool not_float;            /* calibration saw another element type */
+    long same_as;              /* takes the parameters of this value (K_SAME), -1: own */
     float lo, hi, scale;
     int32_t zp;
     /* report */
@@ -175,6 +200,7 @@ typedef struct qs_run {
     qc_stats stats;
     mof_dtype at, wt;
     bool per_channel;
+    int64_t opset;             /* of the standard domain */
     qc_source *src;
     size_t report_n;           /* samples of the report */
     double out_sig, out_noise; /* the quantized model's outputs, on those samples */
@@ -262,6 +288,7 @@ static long add_value(qs_run *r, const mof_value *v, size_t target)
         return -1;
     q->producer = mof_value_producer(v, NULL);
     q->first_target = target;
+    q->same_as = -1;
     return (long)r->n_values++;
 }
 
@@ -332,6 +359,39 @@ static bool weight_slots(const qs_run *r, const mof_node *n, qs_target *t, const
     }
 }
 
+/* The bounds of a Relu, or of a Clip whose bounds are constants (inputs from opset 11,
+ * attributes before); false for anything else. */
+static bool act_bounds(const mof_node *n, int64_t opset, double *lo, double *hi)
+{
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (qu_is_op(n, "Relu")) {
+        *lo = 0;
+        return true;
+    }
+    if (!qu_is_op(n, "Clip"))
+        return false;
+    if (opset < 11) {
+        *lo = mof_node_attr_float(n, "min", -INFINITY);
+        *hi = mof_node_attr_float(n, "max", INFINITY);
+        return true;
+    }
+    for (size_t k = 1; k < 3 && k < mof_node_n_inputs(n); k++) {
+        const mof_value *b = mof_node_input(n, k);
+        if (!b)
+            continue;
+        const mof_tensor *t = qu_const_tensor(b);
+        if (!t || mof_tensor_dtype(t) != MOF_DTYPE_FLOAT || mof_tensor_numel(t) != 1)
+            return false;
+        double v = *(const float *)mof_tensor_data(t);
+        if (k == 1)
+            *lo = v;
+        else
+            *hi = v;
+    }
+    return true;
+}
+
 /* Builds the targets and the values they read and write. */
 static mof_status plan(qs_run *r)
 {
@@ -356,8 +416,9 @@ static mof_status plan(qs_run *r)
             if (!known)
                 st = mof_report(r->ctx, MOF_SEVERITY_ERROR, MOF_ERR_INVALID_ARG, NULL,
                                 "%s: '%s' is not an op type quantize-static quantizes (Conv, "
-                                "Gemm, MatMul, Add, Mul, Concat, MaxPool, AveragePool, "
-                                "GlobalAveragePool)", l ? "exclude-op-types" : "op-types",
+                                "Gemm, MatMul, Add, Mul, Concat, GlobalAveragePool, MaxPool, "
+                                "AveragePool, Flatten, Reshape, Transpose, Squeeze, "
+                                "Unsqueeze)", l ? "exclude-op-types" : "op-types",
                                 list[i]);
         }
     }
@@ -401,7 +462,7 @@ static mof_status plan(qs_run *r)
             mof_report_node(r->ctx, MOF_SEVERITY_NOTE, MOF_OK, n, "left float: %s", why);
             continue;
         }
-        if (t->kind == K_POOL && mof_node_n_outputs(n) > 1 && mof_node_output(n, 1) &&
+        if (t->kind == K_SAME && mof_node_n_outputs(n) > 1 && mof_node_output(n, 1) &&
             (mof_value_n_uses(mof_node_output(n, 1)) || mof_value_is_graph_output(mof_node_output(n, 1)))) {
             mof_report_node(r->ctx, MOF_SEVERITY_NOTE, MOF_OK, n, "left float: its indices "
                             "output is used");
@@ -412,7 +473,7 @@ static mof_status plan(qs_run *r)
             st = nomem(r);
             goto done;
         }
-        size_t n_act = t->kind == K_POOL || t->kind == K_CONV ? 1 :
+        size_t n_act = t->kind == K_POOL || t->kind == K_SAME || t->kind == K_CONV ? 1 :
                        t->kind == K_GEMM ? 1 : mof_node_n_inputs(n);
         for (size_t k = 0; k < n_act && k < mof_node_n_inputs(n); k++) {
             const mof_value *v = mof_node_input(n, k);
@@ -425,17 +486,20 @@ static mof_status plan(qs_run *r)
             }
             t->ins[t->n_ins++] = (size_t)vi;
         }
-        if ((t->kind == K_CONV || t->kind == K_GEMM || t->kind == K_MATMUL) && t->n_ins == 0) {
+        if ((t->kind == K_CONV || t->kind == K_GEMM || t->kind == K_MATMUL ||
+             t->kind == K_SAME) && t->n_ins == 0) {
             mof_report_node(r->ctx, MOF_SEVERITY_NOTE, MOF_OK, n, "left float: its input is "
                             "not a float activation");
             free(t->ins);
             continue;
         }
-        /* The output, through a Relu that is its only reader. */
+        /* The output, through a Relu or Clip that is its only reader (quantizing its
+         * output instead, as ONNX Runtime does). */
         const mof_value *o = mof_node_output(n, 0);
-        if (o && mof_value_n_uses(o) == 1 && !mof_value_is_graph_output(o)) {
+        if (o && t->kind != K_SAME && mof_value_n_uses(o) == 1 && !mof_value_is_graph_output(o)) {
             const mof_node *u = mof_value_use(o, 0, NULL);
-            if (strcmp(mof_node_op_type(u), "Relu") == 0 && !*mof_node_domain(u)) {
+            double alo, ahi;
+            if (act_bounds(u, r->opset, &alo, &ahi)) {
                 t->relu = (long)node_index(r, u);
                 o = mof_node_output(u, 0);
             }
@@ -453,6 +517,38 @@ static mof_status plan(qs_run *r)
         t->active = true;
         r->n_targets++;
     }
+    /* K_SAME nodes are quantized only when their input is, and their output takes the
+     * input's parameters; in node order, so that chains (Reshape -> Transpose) follow. */
+    bool *quant = calloc(r->n_values + 1, sizeof(*quant));
+    if (!quant) {
+        st = nomem(r);
+        goto done;
+    }
+    for (size_t t = 0; t < r->n_targets; t++) {
+        const qs_target *tg = &r->targets[t];
+        if (tg->kind == K_SAME)
+            continue;
+        for (size_t k = 0; k < tg->n_ins; k++)
+            quant[tg->ins[k]] = true;
+        if (tg->out >= 0)
+            quant[tg->out] = true;
+    }
+    for (size_t t = 0; t < r->n_targets; t++) {
+        qs_target *tg = &r->targets[t];
+        if (tg->kind != K_SAME)
+            continue;
+        if (!quant[tg->ins[0]] || tg->out < 0) {
+            tg->active = false;
+            mof_report_node(r->ctx, MOF_SEVERITY_NOTE, MOF_OK, tg->n, "left float: %s",
+                            tg->out < 0 ? "its output is not a float activation inside the "
+                            "graph" : "its input is not quantized (no quantized node reads "
+                            "or writes it)");
+            continue;
+        }
+        quant[tg->out] = true;
+        r->values[tg->out].same_as = (long)tg->ins[0];
+    }
+    free(quant);
 done:
     free_list(types, n_types);
     free_list(xtypes, n_xtypes);
@@ -632,6 +728,20 @@ static mof_status compute_params(qs_run *r)
         qc_range(st, (qc_method)r->p->method, r->p->percentile, levels, &v->lo, &v->hi);
         qm_params(v->lo, v->hi, r->at, r->p->sym_a, false, &v->scale, &v->zp);
     }
+    /* Shared parameters, through chains of K_SAME nodes. */
+    for (size_t i = 0; i < r->n_values; i++) {
+        qs_value *v = &r->values[i];
+        if (v->same_as < 0)
+            continue;
+        const qs_value *src = &r->values[v->same_as];
+        for (size_t hop = 0; src->same_as >= 0 && hop < r->n_values; hop++)
+            src = &r->values[src->same_as];
+        v->not_float = v->not_float || src->not_float;
+        v->lo = src->lo;
+        v->hi = src->hi;
+        v->scale = src->scale;
+        v->zp = src->zp;
+    }
     for (size_t t = 0; t < r->n_targets; t++) {
         qs_target *tg = &r->targets[t];
         bool ok = !(tg->out >= 0 && r->values[tg->out].not_float);
@@ -649,33 +759,19 @@ static mof_status compute_params(qs_run *r)
 
 /* ------------------------------------------------------------------ rewriting */
 
-/* Adds a node with one output, both named after hints (made unique). */
+/* Adds a node with one output: the node named hint + "_" + op, its output hint +
+ * suffix (both made unique). */
 static mof_node *add_node1(qs_run *r, mof_graph *g, mof_insert where, mof_node *anchor,
                            const char *op, const char *hint, const char *suffix,
                            size_t n_in, mof_value *const *ins)
 {
-    size_t len = strlen(hint) + strlen(suffix) + 16;
-    char *nh = malloc(len), *oh = malloc(len);
-    char *nn = NULL, *on = NULL;
-    mof_node *n = NULL;
-    if (!nh || !oh)
-        goto done;
-    snprintf(nh, len, "%s_%s", hint, op);
-    snprintf(oh, len, "%s_%s", hint, suffix);
-    nn = mof_graph_unique_name(g, nh);
-    on = mof_graph_unique_name(g, oh);
-    if (!nn || !on)
-        goto done;
-    n = mof_graph_add_node(g, where, anchor, op, NULL, nn, n_in, ins, 1);
-    if (n && mof_value_set_name(mof_node_output(n, 0), on) != MOF_OK)
-        n = NULL;
-done:
-    if (!n)
+    char op_suffix[64];
+    snprintf(op_suffix, sizeof op_suffix, "_%s", op);
+    mof_node *n = qu_add_node(g, where, anchor, op, hint, op_suffix, n_in, ins, 1);
+    if (!n || qu_name_value(g, mof_node_output(n, 0), hint, suffix) != MOF_OK) {
         nomem(r);
-    free(nh);
-    free(oh);
-    free(nn);
-    free(on);
+        return NULL;
+    }
     return n;
 }
 
@@ -697,20 +793,7 @@ static mof_tensor *scalar_q(mof_dtype t, int32_t v)
 static mof_value *add_init(qs_run *r, mof_graph *g, const char *base, const char *suffix,
                            mof_tensor *t)
 {
-    if (!t) {
-        nomem(r);
-        return NULL;
-    }
-    size_t len = strlen(base) + strlen(suffix) + 2;
-    char *h = malloc(len);
-    if (!h) {
-        mof_tensor_unref(t);
-        nomem(r);
-        return NULL;
-    }
-    snprintf(h, len, "%s_%s", base, suffix);
-    mof_value *v = mof_graph_add_initializer(g, h, t);
-    free(h);
+    mof_value *v = qu_add_init(g, base, suffix, t);
     if (!v)
         nomem(r);
     return v;
@@ -736,10 +819,35 @@ static mof_status redirect(mof_value *old_v, mof_value *new_v, const mof_node *s
     }
 }
 
+/* Removes n when nothing reads its outputs. */
+static void remove_if_dead(mof_graph *g, mof_node *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < mof_node_n_outputs(n); i++) {
+        const mof_value *v = mof_node_output(n, i);
+        if (v && (mof_value_n_uses(v) || mof_value_is_graph_output(v)))
+            return;
+    }
+    mof_graph_remove_node(g, n);
+}
+
+/* The value whose parameters vi takes (itself when it has its own). */
+static size_t param_root(const qs_run *r, size_t vi)
+{
+    for (size_t hop = 0; r->values[vi].same_as >= 0 && hop < r->n_values; hop++)
+        vi = (size_t)r->values[vi].same_as;
+    return vi;
+}
+
 /* Inserts QuantizeLinear -> DequantizeLinear on activation value vi of model g.
- * relu (may be NULL): the Relu whose output this is, removed when Q clips at 0. */
+ * relu (may be NULL): the Relu or Clip whose output this is, removed when Q's own range
+ * lies within its bounds (then Q saturates wherever it would have clipped). *fused
+ * counts removed Relus, *clips removed Clips.
+ * params[vi] (in/out): the scale and zero-point initializers made for each value, so
+ * that a value sharing another's parameters reads the same two initializers. */
 static mof_status insert_qdq(qs_run *r, mof_graph *g, size_t vi, mof_node *relu, bool record,
-                             size_t *fused)
+                             mof_value **params, size_t *fused, size_t *clips)
 {
     qs_value *qv = &r->values[vi];
     mof_value *v = mof_graph_find_value(g, qv->name);
@@ -749,22 +857,32 @@ static mof_status insert_qdq(qs_run *r, mof_graph *g, size_t vi, mof_node *relu,
     int32_t qlo, qhi;
     qm_range(r->at, &qlo, &qhi);
     mof_value *qin = v;
-    bool drop_relu = relu && qv->zp == qlo && mof_node_output(relu, 0) == v;
+    double alo, ahi;
+    bool drop_relu = relu && mof_node_output(relu, 0) == v &&
+                     act_bounds(relu, r->opset, &alo, &ahi) &&
+                     (double)qm_dequantize(qlo, qv->scale, qv->zp) >= alo &&
+                     (double)qm_dequantize(qhi, qv->scale, qv->zp) <= ahi;
     if (drop_relu)
         qin = mof_node_input(relu, 0);
-    mof_value *s = add_init(r, g, qv->name, "scale", scalar_f(qv->scale));
-    mof_value *z = s ? add_init(r, g, qv->name, "zero_point", scalar_q(r->at, qv->zp)) : NULL;
-    if (!z)
-        return MOF_ERR_NOMEM;
+    size_t root = param_root(r, vi);
+    mof_value *s = params[2 * root], *z = params[2 * root + 1];
+    if (!s || !z) {
+        s = add_init(r, g, qv->name, "_scale", scalar_f(qv->scale));
+        z = s ? add_init(r, g, qv->name, "_zero_point", scalar_q(r->at, qv->zp)) : NULL;
+        if (!z)
+            return MOF_ERR_NOMEM;
+        params[2 * vi] = s;
+        params[2 * vi + 1] = z;
+    }
     mof_node *prod = mof_value_producer(qin, NULL);
     mof_value *qins[3] = { qin, s, z };
     mof_node *q = add_node1(r, g, prod ? MOF_INSERT_AFTER : MOF_INSERT_BEFORE, prod,
-                            "QuantizeLinear", qv->name, "quantized", 3, qins);
+                            "QuantizeLinear", qv->name, "_quantized", 3, qins);
     if (!q)
         return MOF_ERR_NOMEM;
     mof_value *dins[3] = { mof_node_output(q, 0), s, z };
     mof_node *dq = add_node1(r, g, MOF_INSERT_AFTER, q, "DequantizeLinear", qv->name,
-                             "dequantized", 3, dins);
+                             "_dequantized", 3, dins);
     if (!dq)
         return MOF_ERR_NOMEM;
     if (prod) {
@@ -777,9 +895,18 @@ static mof_status insert_qdq(qs_run *r, mof_graph *g, size_t vi, mof_node *relu,
     if (st != MOF_OK)
         return st;
     if (drop_relu) {
+        size_t *count = qu_is_op(relu, "Clip") ? clips : fused;
+        /* Constant nodes that made a Clip's bounds go with it when nothing else reads
+         * them. */
+        mof_node *bounds[2] = { NULL, NULL };
+        for (size_t k = 1; k < 3 && k < mof_node_n_inputs(relu); k++)
+            bounds[k - 1] = qu_producer_op(mof_node_input(relu, k), "Constant");
         if ((st = mof_graph_remove_node(g, relu)) != MOF_OK)
             return st;
-        (*fused)++;
+        for (size_t k = 0; k < 2; k++)
+            if (bounds[k] && (k == 0 || bounds[1] != bounds[0]))
+                remove_if_dead(g, bounds[k]);
+        (*count)++;
     }
     if (record) {
         free(qv->dq_name);
@@ -823,9 +950,9 @@ static mof_status quantize_weight(qs_run *r, mof_graph *g, mof_node *n, const qs
         return st == MOF_ERR_NOMEM ? nomem(r) :
                mof_report_node(r->ctx, MOF_SEVERITY_ERROR, st, n, "cannot quantize weight '%s'",
                                wn);
-    mof_value *vq = add_init(r, g, wn, "quantized", tq);
-    mof_value *vs = vq ? add_init(r, g, wn, "scale", ts) : NULL;
-    mof_value *vz = vs ? add_init(r, g, wn, "zero_point", tz) : NULL;
+    mof_value *vq = add_init(r, g, wn, "_quantized", tq);
+    mof_value *vs = vq ? add_init(r, g, wn, "_scale", ts) : NULL;
+    mof_value *vz = vs ? add_init(r, g, wn, "_zero_point", tz) : NULL;
     if (!vq || !vs || !vz) {
         if (!vq)
             mof_tensor_unref(ts);
@@ -834,7 +961,7 @@ static mof_status quantize_weight(qs_run *r, mof_graph *g, mof_node *n, const qs
         return MOF_ERR_NOMEM;
     }
     mof_value *ins[3] = { vq, vs, vz };
-    mof_node *dq = add_node1(r, g, MOF_INSERT_BEFORE, n, "DequantizeLinear", wn, "dequantized",
+    mof_node *dq = add_node1(r, g, MOF_INSERT_BEFORE, n, "DequantizeLinear", wn, "_dequantized",
                              3, ins);
     if (!dq)
         return MOF_ERR_NOMEM;
@@ -893,15 +1020,15 @@ static mof_status quantize_bias(qs_run *r, mof_graph *g, mof_node *n, const qs_t
         qd[i] = (int32_t)v;
     }
     const char *bn = mof_value_name(b);
-    mof_value *vq = add_init(r, g, bn, "quantized", q);
-    mof_value *vs = vq ? add_init(r, g, bn, "scale", s) : NULL;
+    mof_value *vq = add_init(r, g, bn, "_quantized", q);
+    mof_value *vs = vq ? add_init(r, g, bn, "_scale", s) : NULL;
     if (!vq || !vs) {
         if (!vq)
             mof_tensor_unref(s);
         return MOF_ERR_NOMEM;
     }
     mof_value *ins[2] = { vq, vs };
-    mof_node *dq = add_node1(r, g, MOF_INSERT_BEFORE, n, "DequantizeLinear", bn, "dequantized",
+    mof_node *dq = add_node1(r, g, MOF_INSERT_BEFORE, n, "DequantizeLinear", bn, "_dequantized",
                              2, ins);
     if (!dq)
         return MOF_ERR_NOMEM;
@@ -912,7 +1039,7 @@ static mof_status quantize_bias(qs_run *r, mof_graph *g, mof_node *n, const qs_t
 }
 
 typedef struct qs_counts {
-    size_t nodes, tensors, weights, fused, qlinear;
+    size_t nodes, tensors, weights, fused, clips, qlinear;
 } qs_counts;
 
 /* Quantizes the active targets of model m (the input model or a copy of it, whose
@@ -923,8 +1050,12 @@ static mof_status quantize_model(qs_run *r, mof_model *m, bool record, qs_counts
     mof_status st = MOF_OK;
     wcache wc = { 0 };
     mof_node **nodes = calloc(r->n_nodes + 1, sizeof(*nodes));
-    if (!nodes)
+    mof_value **params = calloc(2 * r->n_values + 1, sizeof(*params));
+    if (!nodes || !params) {
+        free(nodes);
+        free(params);
         return nomem(r);
+    }
     size_t k = 0;
     for (mof_node *n = mof_graph_first_node(g); n && k < r->n_nodes; n = mof_node_next(n))
         nodes[k++] = n;
@@ -937,7 +1068,8 @@ static mof_status quantize_model(qs_run *r, mof_model *m, bool record, qs_counts
         for (size_t t = 0; t < r->n_targets; t++)
             if (r->targets[t].active && r->targets[t].out == (long)vi && r->targets[t].relu >= 0)
                 relu = nodes[r->targets[t].relu];
-        if ((st = insert_qdq(r, g, vi, relu, record, &cnt->fused)) != MOF_OK)
+        if ((st = insert_qdq(r, g, vi, relu, record, params, &cnt->fused, &cnt->clips)) !=
+            MOF_OK)
             goto done;
         cnt->tensors++;
     }
@@ -992,16 +1124,11 @@ static mof_status quantize_model(qs_run *r, mof_model *m, bool record, qs_counts
 done:
     wcache_free(&wc);
     free(nodes);
+    free(params);
     return st;
 }
 
 /* ------------------------------------------------------------------ QOperator */
-
-static mof_node *producer_op(const mof_value *v, const char *op)
-{
-    mof_node *p = v ? mof_value_producer(v, NULL) : NULL;
-    return p && strcmp(mof_node_op_type(p), op) == 0 && !*mof_node_domain(p) ? p : NULL;
-}
 
 static bool scalar_param(const mof_node *n)
 {
@@ -1009,18 +1136,6 @@ static bool scalar_param(const mof_node *n)
     return s && mof_value_is_constant(s) && mof_tensor_numel(mof_value_tensor(s)) == 1;
 }
 
-/* Removes n when nothing reads its outputs. */
-static void remove_if_dead(mof_graph *g, mof_node *n)
-{
-    if (!n)
-        return;
-    for (size_t i = 0; i < mof_node_n_outputs(n); i++) {
-        const mof_value *v = mof_node_output(n, i);
-        if (v && (mof_value_n_uses(v) || mof_value_is_graph_output(v)))
-            return;
-    }
-    mof_graph_remove_node(g, n);
-}
 
 static mof_status to_qoperator(qs_run *r, mof_model *m, size_t *converted)
 {
@@ -1032,10 +1147,10 @@ static mof_status to_qoperator(qs_run *r, mof_model *m, size_t *converted)
         bool conv = strcmp(op, "Conv") == 0, mm = strcmp(op, "MatMul") == 0;
         if (*mof_node_domain(n) || (!conv && !mm))
             continue;
-        mof_node *dx = producer_op(mof_node_input(n, 0), "DequantizeLinear");
-        mof_node *dw = producer_op(mof_node_input(n, 1), "DequantizeLinear");
+        mof_node *dx = qu_producer_op(mof_node_input(n, 0), "DequantizeLinear");
+        mof_node *dw = qu_producer_op(mof_node_input(n, 1), "DequantizeLinear");
         mof_node *db = conv && mof_node_n_inputs(n) > 2 && mof_node_input(n, 2)
-                           ? producer_op(mof_node_input(n, 2), "DequantizeLinear") : NULL;
+                           ? qu_producer_op(mof_node_input(n, 2), "DequantizeLinear") : NULL;
         mof_value *y = mof_node_output(n, 0);
         if (!dx || !dw || (conv && mof_node_n_inputs(n) > 2 && mof_node_input(n, 2) && !db) ||
             mof_value_n_uses(y) != 1 || mof_value_is_graph_output(y) ||
@@ -1455,11 +1570,12 @@ static mof_status write_report(qs_run *r, const qs_counts *cnt, bool have_report
     sb_printf(&b, "{\"format\": \"%s\", \"method\": \"%s\", \"activation_type\": \"%s\", "
               "\"weight_type\": \"%s\", \"per_channel\": %s, \"calibration_samples\": %" PRId64
               ", \"report_samples\": %zu, \"nodes_quantized\": %zu, \"tensors_quantized\": %zu, "
-              "\"weights_quantized\": %zu, \"relu_fused\": %zu, \"qlinear_nodes\": %zu",
+              "\"weights_quantized\": %zu, \"relu_fused\": %zu, \"clip_fused\": %zu, "
+              "\"qlinear_nodes\": %zu",
               formats[r->p->format], mnames[r->p->method], mof_dtype_name(r->at),
               mof_dtype_name(r->wt), r->per_channel ? "true" : "false", r->stats.samples,
               have_report ? r->report_n : 0, cnt->nodes, cnt->tensors, cnt->weights, cnt->fused,
-              cnt->qlinear);
+              cnt->clips, cnt->qlinear);
     char b1[32], b2[32];
     if (have_report) {
         double out_db = db_of(r->out_sig, r->out_noise);
@@ -1583,6 +1699,7 @@ static mof_status qs_run_pass(mof_pass_ctx *pc, mof_model *model, void *priv)
     r.wt = p->w_type == 0 ? MOF_DTYPE_INT8 : MOF_DTYPE_UINT8;
     r.per_channel = p->per_channel;
     int64_t opset = mof_model_opset(model, "");
+    r.opset = opset;
     if (opset < 10) {
         st = mof_report(r.ctx, MOF_SEVERITY_ERROR, MOF_ERR_UNSUPPORTED, NULL,
                         "the model imports ONNX opset %" PRId64 "; QuantizeLinear needs 10 or "
@@ -1671,6 +1788,8 @@ static mof_status qs_run_pass(mof_pass_ctx *pc, mof_model *model, void *priv)
     mof_pass_stat(pc, "weights-quantized", (int64_t)cnt.weights);
     if (cnt.fused)
         mof_pass_stat(pc, "relu-fused", (int64_t)cnt.fused);
+    if (cnt.clips)
+        mof_pass_stat(pc, "clip-fused", (int64_t)cnt.clips);
     if (cnt.qlinear)
         mof_pass_stat(pc, "qlinear-nodes", (int64_t)cnt.qlinear);
     size_t kept = 0;

@@ -35,6 +35,7 @@
 
 #include <mof/mof.h>
 
+#include "qutil.h"
 #include "qmath.h"
 #include "quant.h"
 
@@ -72,26 +73,6 @@ static const mof_param_desc qw_params[] = {
 };
 
 /* ------------------------------------------------------------------ helpers */
-
-/* Whether name is one of the comma-separated words of list (spaces ignored). */
-static bool in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
-        if ((size_t)(t - p) == n && n && memcmp(p, name, n) == 0)
-            return true;
-        p = e;
-    }
-    return false;
-}
 
 /* Why node n's weight cannot be quantized (NULL: it can); *w gets the weight. */
 static const char *weight_of(const mof_node *n, const struct qweights *p, mof_value **w)
@@ -134,18 +115,13 @@ static float dequant_at(const mof_tensor *q, const mof_tensor *s, const mof_tens
 
 /* ------------------------------------------------------------------ raising the opset */
 
-static bool is_op(const mof_node *n, const char *op)
-{
-    return !strcmp(mof_node_op_type(n), op) && !*mof_node_domain(n);
-}
-
 /* The reductions whose `axes` attribute became an input at opset 18. */
 static bool axes_moved_at_18(const mof_node *n)
 {
     static const char *const ops[] = { "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
         "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", NULL };
     for (size_t i = 0; ops[i]; i++)
-        if (is_op(n, ops[i]))
+        if (qu_is_op(n, ops[i]))
             return true;
     return false;
 }
@@ -165,11 +141,11 @@ static mof_status upgrade_graph(mof_pass_ctx *pc, mof_graph *g, int64_t from, bo
         if (*mof_node_domain(n))
             continue;
         const char *why = NULL;
-        if (is_op(n, "RoiAlign") && from < 16)
+        if (qu_is_op(n, "RoiAlign") && from < 16)
             why = "its default coordinate_transformation_mode changed at opset 16";
-        else if ((is_op(n, "GridSample") || is_op(n, "DFT")) && from < 20)
+        else if ((qu_is_op(n, "GridSample") || qu_is_op(n, "DFT")) && from < 20)
             why = "its attributes changed at opset 20";
-        else if (is_op(n, "GroupNormalization") && from < 21)
+        else if (qu_is_op(n, "GroupNormalization") && from < 21)
             why = "its scale and bias changed shape at opset 21";
         if (why)
             return mof_report_node(ctx, MOF_SEVERITY_ERROR, MOF_ERR_UNSUPPORTED, n,
@@ -194,7 +170,7 @@ static mof_status upgrade_graph(mof_pass_ctx *pc, mof_graph *g, int64_t from, bo
                 st = mof_node_remove_attr(n, "axes");
             if (st != MOF_OK)
                 return st;
-        } else if (from < 18 && is_op(n, "Split") &&
+        } else if (from < 18 && qu_is_op(n, "Split") &&
                    (mof_node_n_inputs(n) < 2 || !mof_node_input(n, 1))) {
             mof_status st = mof_node_set_attr_int(n, "num_outputs",
                                                   (int64_t)mof_node_n_outputs(n));
@@ -246,21 +222,6 @@ typedef struct qw_run_state {
     double sqnr_min, sqnr_sum;
 } qw_run_state;
 
-static mof_value *add_init(mof_graph *g, const char *base, const char *suffix, mof_tensor *t)
-{
-    size_t len = strlen(base) + strlen(suffix) + 1;
-    char *hint = malloc(len);
-    mof_value *v = NULL;
-    if (hint) {
-        snprintf(hint, len, "%s%s", base, suffix);
-        v = mof_graph_add_initializer(g, hint, t);
-        free(hint);
-    }
-    if (!v)
-        mof_tensor_unref(t);
-    return v;
-}
-
 /* Quantizes w (used by node n, of the weight's K axis kaxis) and inserts its
  * DequantizeLinear before n; *dq gets the float value to read instead of w. */
 static mof_status quantize_one(qw_run_state *S, mof_graph *g, mof_node *n, mof_value *w,
@@ -297,32 +258,21 @@ static mof_status quantize_one(qw_run_state *S, mof_graph *g, mof_node *n, mof_v
                                          : 0));
     const char *base = mof_value_name(w);
     mof_value *in[3];
-    in[0] = add_init(g, base, "_quantized", q);
+    in[0] = qu_add_init(g, base, "_quantized", q);
     q = NULL;
-    in[1] = in[0] ? add_init(g, base, "_scale", s) : NULL;
+    in[1] = qu_add_init(g, base, "_scale", s);
     s = NULL;
     in[2] = NULL;
     if (in[1] && with_zp) {
-        in[2] = add_init(g, base, "_zero_point", z);
+        in[2] = qu_add_init(g, base, "_zero_point", z);
         z = NULL;
     }
     if (!in[0] || !in[1] || (with_zp && !in[2])) {
         st = MOF_ERR_NOMEM;
         goto fail;
     }
-    size_t len = strlen(base) + 20;
-    char *name = malloc(len);
-    if (!name) {
-        st = MOF_ERR_NOMEM;
-        goto fail;
-    }
-    snprintf(name, len, "%s_DequantizeLinear", base);
-    char *uname = mof_graph_unique_name(g, name);
-    free(name);
-    mof_node *d = uname ? mof_graph_add_node(g, MOF_INSERT_BEFORE, n, "DequantizeLinear", NULL,
-                                             uname, with_zp ? 3 : 2, in, 1)
-                        : NULL;
-    free(uname);
+    mof_node *d = qu_add_node(g, MOF_INSERT_BEFORE, n, "DequantizeLinear", base,
+                              "_DequantizeLinear", with_zp ? 3 : 2, in, 1);
     if (!d) {
         st = MOF_ERR_NOMEM;
         goto fail;
@@ -356,11 +306,11 @@ static mof_status qw_run(mof_pass_ctx *pc, mof_model *m, void *priv)
     /* The nodes to rewrite, in graph order. */
     size_t n_cand = 0;
     for (mof_node *n = mof_graph_first_node(g); n; n = mof_node_next(n)) {
-        if (*mof_node_domain(n) || !in_list(p->op_types, mof_node_op_type(n)) ||
+        if (*mof_node_domain(n) || !qu_list_has(p->op_types, mof_node_op_type(n)) ||
             (strcmp(mof_node_op_type(n), "MatMul") && strcmp(mof_node_op_type(n), "Gemm")))
             continue;
         mof_value *w;
-        const char *why = in_list(p->exclude, mof_node_name(n)) ? "it is in exclude-nodes"
+        const char *why = qu_list_has(p->exclude, mof_node_name(n)) ? "it is in exclude-nodes"
                                                                  : weight_of(n, p, &w);
         if (why) {
             mof_report_node(ctx, MOF_SEVERITY_NOTE, MOF_OK, n, "left float: %s", why);
@@ -390,9 +340,9 @@ static mof_status qw_run(mof_pass_ctx *pc, mof_model *m, void *priv)
         return MOF_ERR_NOMEM;
     int64_t nodes = 0;
     for (mof_node *n = mof_graph_first_node(g); n; n = mof_node_next(n)) {
-        if (*mof_node_domain(n) || !in_list(p->op_types, mof_node_op_type(n)) ||
+        if (*mof_node_domain(n) || !qu_list_has(p->op_types, mof_node_op_type(n)) ||
             (strcmp(mof_node_op_type(n), "MatMul") && strcmp(mof_node_op_type(n), "Gemm")) ||
-            in_list(p->exclude, mof_node_name(n)))
+            qu_list_has(p->exclude, mof_node_name(n)))
             continue;
         mof_value *w;
         if (weight_of(n, p, &w))

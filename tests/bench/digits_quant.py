@@ -2,7 +2,7 @@
 """Post-training quantization of the digits CNN: mof against ONNX Runtime.
 
     digits_quant.py [--mof PATH] [--model MODEL.onnx] [--calib DIR] [--data DIR]
-                    [--work DIR] [--json FILE]
+                    [--method minmax|entropy|percentile] [--work DIR] [--json FILE]
 
 The model is examples/digits/digits-cnn.onnx (a trained CNN, 98.67% on its 450
 held-out images); every variant below is evaluated in ONNX Runtime (CPU
@@ -28,6 +28,9 @@ held-out set by examples/digits/eval_digits.py.
                        the quantization plugin has the pass; and the same with
                        per-channel=false ("mof static (per-tensor)")
   mof dynamic          mof run --passes quantize-dynamic on the same, likewise
+
+--method picks the calibration method of both static rows (ORT's CalibrationMethod
+of that name, mof's method=); default minmax.
 
 Parameters are given to mof only when `mof passes NAME` lists them, so the rows
 follow the plugin as it is. When mof has no quantization pass, the script says
@@ -131,14 +134,18 @@ class CalibReader:
         self.pos = 0
 
 
-def ort_static(pre, out, calib, per_channel):
+ORT_METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+
+
+def ort_static(pre, out, calib, per_channel, method="minmax"):
     from onnxruntime import quantization as q
 
+    name = ORT_METHODS[method]
     q.quantize_static(pre, out, CalibReader(calib, "input"),
                       quant_format=q.QuantFormat.QDQ, per_channel=per_channel,
                       activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8,
-                      calibrate_method=q.CalibrationMethod.MinMax)
-    return "quantize_static(QDQ, per_channel=%s, QInt8/QInt8, MinMax)" % per_channel
+                      calibrate_method=getattr(q.CalibrationMethod, name))
+    return "quantize_static(QDQ, per_channel=%s, QInt8/QInt8, %s)" % (per_channel, name)
 
 
 def ort_dynamic(pre, out, x_probe):
@@ -167,6 +174,8 @@ def main():
                     help="calibration folder with input.npy (default: %(default)s)")
     ap.add_argument("--data", default=os.path.join(DIGITS, "test"),
                     help="held-out folder with input.npy, labels.npy (default: %(default)s)")
+    ap.add_argument("--method", choices=sorted(ORT_METHODS), default="minmax",
+                    help="calibration method of the static rows (default: %(default)s)")
     ap.add_argument("--work", help="keep the models in this folder (default: a temporary one)")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args()
@@ -230,7 +239,7 @@ def main():
             variant = "ort static" + ("" if per_channel else " (per-tensor)")
             out = os.path.join(work, "ort-static-%s.onnx"
                                % ("per-channel" if per_channel else "per-tensor"))
-            how = step(variant, lambda: ort_static(pre, out, calib, per_channel))
+            how = step(variant, lambda: ort_static(pre, out, calib, per_channel, args.method))
             if how:
                 add(variant, out, "quant_pre_process + " + how)
         out = os.path.join(work, "ort-dynamic.onnx")
@@ -248,7 +257,7 @@ def main():
             out = os.path.join(work, "mof-static-%s.onnx"
                                % ("per-channel" if per_channel == "true" else "per-tensor"))
             variant = "mof static" + ("" if per_channel == "true" else " (per-tensor)")
-            wanted = [("calibration", os.path.abspath(args.calib)), ("method", "minmax"),
+            wanted = [("calibration", os.path.abspath(args.calib)), ("method", args.method),
                       ("per-channel", per_channel), ("format", "qdq"),
                       ("activation-type", "int8")]
             how = step(variant, lambda: mof_passes(mof, base, out, "quantize-static", wanted,

@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Static int8 quantization: mof's quantize-static against ONNX Runtime's quantize_static.
 
-    quant_sqnr.py --mof MOF [--calib 32] [--eval 8] [--json FILE] MODEL.onnx...
+    quant_sqnr.py --mof MOF [--calib 32] [--eval 8] [--method minmax|entropy|percentile]
+                  [--op-types LIST|defaults] [--json FILE] MODEL.onnx...
 
 For each model, both tools quantize with the same settings (QDQ, per-channel int8
-symmetric weights, uint8 asymmetric activations, min/max calibration, op types
-Conv, Gemm, MatMul, Add, Mul) on the same calibration set: --calib inputs drawn
+symmetric weights, uint8 asymmetric activations, --method calibration (default
+min/max; ONNX Runtime's CalibrationMethod of the same name), op types --op-types
+(default Conv, Gemm, MatMul, Add, Mul; "defaults": each tool's own default list, ORT's
+op_types_to_quantize=None and mof's op-types left out) on the same calibration set: --calib inputs drawn
 from a standard normal distribution (numpy RandomState(0)).  Each quantized model
 then runs in ONNX Runtime (CPU, one thread) on --eval other inputs
 (RandomState(1)), and its output is compared with the float model's output in
 ONNX Runtime: SQNR = 10 log10(sum f^2 / sum (f - q)^2) over all eval outputs.
 Also prints each file's size and the ratio float / quantized.  Prints a markdown
-table; --json writes the numbers.
+table; --json writes the numbers.  --ops also prints, per quantized model, the op
+histogram of the graph ONNX Runtime runs (its QDQ fusions applied, extended graph
+optimizations): what ends up on integer kernels and what stays float.
 """
 
 import argparse
@@ -28,6 +33,8 @@ import onnxruntime as ort
 from onnxruntime import quantization as oq
 
 OP_TYPES = ["Conv", "Gemm", "MatMul", "Add", "Mul"]
+METHODS = {"minmax": oq.CalibrationMethod.MinMax, "entropy": oq.CalibrationMethod.Entropy,
+           "percentile": oq.CalibrationMethod.Percentile}
 
 
 def input_spec(path):
@@ -68,6 +75,19 @@ def run_all(path, samples):
     return [s.run(None, x) for x in samples]
 
 
+def ort_ops(path):
+    """Op histogram of the graph ONNX Runtime runs for the model at path."""
+    import collections
+    with tempfile.TemporaryDirectory(prefix="quant-ops-") as tmp:
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        so.optimized_model_filepath = os.path.join(tmp, "opt.onnx")
+        ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        m = onnx.load(so.optimized_model_filepath, load_external_data=False)
+    return dict(sorted(collections.Counter(n.op_type for n in m.graph.node).items()))
+
+
 def sqnr(ref, got):
     sig = sum(float((r.astype(np.float64) ** 2).sum()) for rs in ref for r in rs)
     noise = sum(float(((r.astype(np.float64) - g) ** 2).sum())
@@ -80,6 +100,13 @@ def main(argv=None):
     ap.add_argument("--mof", required=True)
     ap.add_argument("--calib", type=int, default=32)
     ap.add_argument("--eval", type=int, default=8)
+    ap.add_argument("--method", choices=sorted(METHODS), default="minmax",
+                    help="calibration method of both tools (default: %(default)s)")
+    ap.add_argument("--op-types", default=",".join(OP_TYPES),
+                    help="comma list of op types for both tools, or 'defaults' "
+                    "(default: %(default)s)")
+    ap.add_argument("--ops", action="store_true",
+                    help="also print the op histograms of the graphs ONNX Runtime runs")
     ap.add_argument("--json")
     ap.add_argument("models", nargs="+")
     a = ap.parse_args(argv)
@@ -97,10 +124,11 @@ def main(argv=None):
                         np.concatenate([c[n] for c in calib], axis=0))
             mof_out = os.path.join(tmp, name + "-mof.onnx")
             t0 = time.time()
+            ops = "" if a.op_types == "defaults" else ",op-types='%s'" % a.op_types
             subprocess.run([a.mof, "run", "--passes",
-                            "quantize-static(calibration=%s,method=minmax,per-channel=true,"
+                            "quantize-static(calibration=%s,method=%s,per-channel=true,"
                             "activation-type=uint8,weight-type=int8,format=qdq,"
-                            "report-samples=0,op-types='%s')" % (cdir, ",".join(OP_TYPES)),
+                            "report-samples=0%s)" % (cdir, a.method, ops),
                             path, "-o", mof_out], check=True, stderr=subprocess.DEVNULL)
             t_mof = time.time() - t0
             ort_out = os.path.join(tmp, name + "-ort.onnx")
@@ -108,8 +136,9 @@ def main(argv=None):
             oq.quantize_static(path, ort_out, Reader(calib), quant_format=oq.QuantFormat.QDQ,
                                per_channel=True, activation_type=oq.QuantType.QUInt8,
                                weight_type=oq.QuantType.QInt8,
-                               calibrate_method=oq.CalibrationMethod.MinMax,
-                               op_types_to_quantize=OP_TYPES)
+                               calibrate_method=METHODS[a.method],
+                               op_types_to_quantize=(None if a.op_types == "defaults"
+                                                     else a.op_types.split(",")))
             t_ort = time.time() - t0
             ref = run_all(path, evals)
             row = {"model": name, "float_bytes": os.path.getsize(path)}
@@ -117,6 +146,8 @@ def main(argv=None):
                 row[tool + "_sqnr_db"] = sqnr(ref, run_all(out, evals))
                 row[tool + "_bytes"] = os.path.getsize(out)
                 row[tool + "_seconds"] = t
+                if a.ops:
+                    row[tool + "_ort_ops"] = ort_ops(out)
             rows.append(row)
             print("%s: done" % name, file=sys.stderr)
     print("| model | mof SQNR dB | ORT SQNR dB | float MB | mof MB (ratio) | ORT MB (ratio) |")
@@ -126,8 +157,13 @@ def main(argv=None):
         print("| %s | %.2f | %.2f | %.2f | %.2f (%.2fx) | %.2f (%.2fx) |" % (
             r["model"], r["mof_sqnr_db"], r["ort_sqnr_db"], f / 1e6, r["mof_bytes"] / 1e6,
             f / r["mof_bytes"], r["ort_bytes"] / 1e6, f / r["ort_bytes"]))
-    print("\n%d calibration inputs, %d evaluation inputs (standard normal), "
-          "ONNX Runtime %s" % (a.calib, a.eval, ort.__version__))
+    print("\n%d calibration inputs, %d evaluation inputs (standard normal), method %s, "
+          "op types %s, ONNX Runtime %s" % (a.calib, a.eval, a.method, a.op_types,
+                                            ort.__version__))
+    for r in rows if a.ops else []:
+        for tool in ("mof", "ort"):
+            print("%s %s, as ONNX Runtime runs it: %s" % (
+                r["model"], tool, ", ".join("%s %d" % kv for kv in r[tool + "_ort_ops"].items())))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -5,7 +5,8 @@
 #   tests/bench/run-digits-quant.sh [digits_quant.py options...]
 #
 # Quantizes examples/digits/digits-cnn.onnx with ONNX Runtime (quantize_static:
-# QDQ, per-channel, int8, MinMax over examples/digits/calib; quantize_dynamic)
+# QDQ, per-channel, int8, MinMax or --method entropy/percentile over
+# examples/digits/calib; quantize_dynamic)
 # and, when its quantization plugin has the passes, with mof (quantize-static,
 # quantize-dynamic), and prints a markdown table of each model's accuracy on the
 # 450 held-out images in examples/digits/test, run by ONNX Runtime, and its size.

@@ -40,8 +40,34 @@ expect_status 1 "a missing calibration folder is an error" run --passes \
     "quantize-static(calibration=$TMP/nope)" "$MODEL" -o "$TMP/none.onnx"
 expect_match "$TMP/stderr" "is not a folder" "the error names the folder"
 
+# Default op types on the digits CNN: MaxPool and Flatten share their input's scale
+# and zero point, GlobalAveragePool has its own (checked in ONNX Runtime below).
+DIGITS="$top_srcdir/examples/digits"
+expect_status 0 "digits CNN with the default op types" run --passes \
+    "quantize-static(calibration=$DIGITS/calib,report-samples=0)" "$DIGITS/digits-cnn.onnx" \
+    -o "$TMP/digits.onnx"
+expect_match "$TMP/stderr" "nodes-quantized=9 " "pooling and Flatten are quantized too"
+
 py=${MOF_PYTHON:-$top_srcdir/.venv/bin/python}
 if [ -x "$py" ] && "$py" -c 'import numpy, onnx, onnxruntime' 2>/dev/null; then
+    # What ONNX Runtime makes of it: its QDQ fusions put the pooling on 8-bit kernels.
+    check "ONNX Runtime runs the digits CNN's pooling on uint8" "$py" - "$TMP/digits.onnx" \
+        "$TMP/digits-ort.onnx" <<'PY'
+import sys
+import onnx, onnxruntime as ort
+so = ort.SessionOptions(); so.log_severity_level = 3
+so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+so.optimized_model_filepath = sys.argv[2]
+ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
+g = onnx.load(sys.argv[2]).graph
+prod = {o: n.op_type for n in g.node for o in n.output}
+ops = [n.op_type for n in g.node]
+pool = [n for n in g.node if n.op_type == "MaxPool"]
+print("    ORT ops:", sorted(set(ops)))
+ok = "QLinearGlobalAveragePool" in ops and "GlobalAveragePool" not in ops and \
+    len(pool) == 1 and prod.get(pool[0].input[0]) != "DequantizeLinear"
+sys.exit(0 if ok else 1)
+PY
     for m in "$TMP/qdq/model.onnx" "$TMP/qop.onnx"; do
         check "ONNX Runtime runs $(basename "$m") close to float" "$py" - "$MODEL" "$m" \
             "$INPUTS/input_0.pb" <<'PY'
