@@ -138,6 +138,11 @@ static bool portable_supports(const mof_node *n, const char **why)
         *why = "only float32 is implemented for this op";
         return false;
     }
+    if (!dom[0] && in_list(op, binary_ops) && mof_node_n_inputs(n) != 2) {
+        /* Max/Min take 1..N inputs; the emitter writes the two-input form only. */
+        *why = "only the two-input form is implemented";
+        return false;
+    }
     /* Data movement: any fixed-size element type. */
     for (size_t i = 0; i < mof_node_n_outputs(n); i++) {
         const mof_value *v = mof_node_output(n, i);
