@@ -1051,15 +1051,19 @@ static mof_status dup_listing(mof_graph *ng, const mof_listing *l,
                                                 mof_blob *))
 {
     mof_value *v = mof_graph_find_value(ng, l->value->name);
-    if (!v && !(v = mof_graph_resolve(ng, l->value->name))) {
+    /* A subgraph input shadows a value of the same name in an enclosing graph: only
+     * outputs and value_info listings may name an enclosing graph's value. */
+    bool defines = add == mof_graph_list_input;
+    if (!v && (defines || !(v = mof_graph_resolve(ng, l->value->name)))) {
         /* A graph input is first seen here and is defined by its listing; only a
          * value that was undefined in the original stays undefined. */
         if (!(v = mof_graph_new_value(ng, l->value->name)))
             return MOF_ERR_NOMEM;
         v->flags |= l->value->flags & MOF_VF_UNDEFINED;
     }
-    if (v->type.kind == MOF_TYPE_NONE && !(v->flags & MOF_VF_CAPTURE) &&
-        !mof_type_copy(&v->type, &l->value->type))
+    /* A capture keeps the type its listing gave it, as the loader sets it, so that the
+     * copy writes the same listing. */
+    if (v->type.kind == MOF_TYPE_NONE && !mof_type_copy(&v->type, &l->value->type))
         return MOF_ERR_NOMEM;
     mof_blob extra;
     if (!mof_blob_copy(&extra, &l->extra))

@@ -32,3 +32,4 @@ include tests/cpu.mk
 include tests/cpu-onednn.mk
 include tests/cpu-int8.mk
 include tests/cpu-conformance.mk
+include tests/fuzz.mk

@@ -1398,8 +1398,20 @@ static mof_status load_graph(loader *L, mof_graph *g, Onnx__GraphProto *gp, int 
             if (mof_node_set_input(n, n->n_inputs, v))
                 st = nomem(L);
         }
-        for (size_t k = 0; k < np->n_attribute && !st; k++)
-            st = load_attr(L, n, np->attribute[k], depth);
+        for (size_t k = 0; k < np->n_attribute && !st; k++) {
+            /* The IR finds attributes by name: two of one name cannot be kept (ONNX's
+             * checker refuses them too, as the text parser does). */
+            const char *aname = np->attribute[k]->name ? np->attribute[k]->name : "";
+            for (size_t j = 0; j < n->n_attrs && !st; j++) {
+                const char *other = n->attrs[j].name ? n->attrs[j].name : "";
+                if (strcmp(aname, other) == 0)
+                    st = fail(L, MOF_ERR_INVALID_MODEL,
+                              "graph '%s': node '%s' (%s): attribute '%s' is given twice",
+                              gname, mof_node_name(n), mof_node_op_type(n), aname);
+            }
+            if (!st)
+                st = load_attr(L, n, np->attribute[k], depth);
+        }
     }
 
     for (size_t i = 0; i < gp->n_output && !st; i++) {

@@ -402,8 +402,11 @@ static void put_attr(printer *P, const mof_attr *a, int indent)
     }
     if (a->type == MOF_ATTR_TYPE_PROTO || a->type == MOF_ATTR_TYPE_PROTOS) {
         Onnx__AttributeProto *ap = attr_extra(a);
-        if (!ap)
+        if (!ap) {
+            if (a->type == MOF_ATTR_TYPE_PROTOS && !a->extra.size)
+                put(P, "[]"); /* an empty list packs to nothing */
             return;
+        }
         if (a->type == MOF_ATTR_TYPE_PROTO) {
             put_type_proto(P, ap->tp);
         } else {
@@ -458,6 +461,9 @@ static bool attr_printable(const mof_attr *a)
     case MOF_ATTR_GRAPH: return a->g != NULL;
     case MOF_ATTR_TYPE_PROTO:
     case MOF_ATTR_TYPE_PROTOS: {
+        /* An empty type_protos list packs to nothing, and is a value all the same. */
+        if (a->type == MOF_ATTR_TYPE_PROTOS && !a->extra.size)
+            return true;
         Onnx__AttributeProto *ap = attr_extra(a);
         bool ok = ap && (a->type == MOF_ATTR_TYPE_PROTO ? ap->tp != NULL : true);
         if (ap)
@@ -1509,7 +1515,14 @@ static mof_tensor *parse_constant_data(parser *P, int32_t elem,
         FAIL(P, *at, "%s is too large", what);
         goto out;
     }
-    if (!(t = mof_tensor_create((mof_dtype)elem, shape->n_dim, dims))) {
+    /* Each element takes at least one byte of text: a shape that needs more elements
+     * than the rest of the text holds cannot match its data. Parse into a tensor sized
+     * by the text then (to report the count below), never one sized by the shape. */
+    size_t left = (size_t)(P->end - P->tok.p);
+    int64_t text_dims[1] = { (int64_t)left };
+    bool cannot_match = (uint64_t)numel > left;
+    if (!(t = cannot_match ? mof_tensor_create((mof_dtype)elem, 1, text_dims)
+                           : mof_tensor_create((mof_dtype)elem, shape->n_dim, dims))) {
         nomem(P);
         goto out;
     }
@@ -1594,6 +1607,12 @@ static bool parse_item(parser *P, item *it, bool must_type, bool allow_init)
     }
     if (!take_name(P, &it->name, it->typed ? "a value name" : "a value (type and name)"))
         goto out;
+    /* "" stands for an omitted input or output in a node only: the graph's lists need
+     * names (the ONNX loader refuses a nameless graph input, output or initializer). */
+    if (!it->name[0]) {
+        FAIL(P, it->at, "a graph input, output or constant needs a name, not \"\"");
+        goto out;
+    }
     if (allow_init && it->typed &&
         (is_p(P, '=') || is_p(P, '{') || P->tok.kind == TK_ELLIPSIS)) {
         accept(P, '=');
