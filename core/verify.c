@@ -16,6 +16,7 @@
 #define _XOPEN_SOURCE 700 /* clock_gettime */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -607,6 +608,72 @@ mof_status mof_load_outputs(mof_context *ctx, const mof_model *model, const char
                             size_t n_outputs, mof_tensor **outputs)
 {
     return load_graph_tensors(ctx, model, dir, true, n_outputs, outputs);
+}
+
+#define DATA_SET_PREFIX "test_data_set_"
+
+/* test_data_set_2 before test_data_set_10. */
+static int cmp_data_sets(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a + strlen(DATA_SET_PREFIX);
+    const char *y = *(const char *const *)b + strlen(DATA_SET_PREFIX);
+    size_t lx = strlen(x), ly = strlen(y);
+    if (lx != ly)
+        return lx < ly ? -1 : 1;
+    return strcmp(x, y);
+}
+
+mof_status mof_list_data_sets(const char *dir, char ***sets, size_t *n_sets)
+{
+    if (!sets || !n_sets)
+        return MOF_ERR_INVALID_ARG;
+    *sets = NULL;
+    *n_sets = 0;
+    if (!dir)
+        return MOF_ERR_INVALID_ARG;
+    DIR *d = opendir(dir);
+    if (!d)
+        return MOF_OK;
+    char **list = NULL;
+    size_t n = 0, cap = 0;
+    mof_status st = MOF_OK;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, DATA_SET_PREFIX, strlen(DATA_SET_PREFIX)) != 0)
+            continue;
+        if (!MOF_GROW(list, cap, n + 1) || !(list[n] = mof_strdup(e->d_name))) {
+            st = MOF_ERR_NOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (st == MOF_OK && n) {
+        qsort(list, n, sizeof(*list), cmp_data_sets);
+        for (size_t i = 0; i < n && st == MOF_OK; i++) {
+            char *full = mof_asprintf("%s/%s", dir, list[i]);
+            if (!full) {
+                st = MOF_ERR_NOMEM;
+            } else {
+                free(list[i]);
+                list[i] = full;
+            }
+        }
+    }
+    if (st != MOF_OK) {
+        mof_data_sets_free(list, n);
+        return st;
+    }
+    *sets = list;
+    *n_sets = n;
+    return MOF_OK;
+}
+
+void mof_data_sets_free(char **sets, size_t n_sets)
+{
+    for (size_t i = 0; sets && i < n_sets; i++)
+        free(sets[i]);
+    free(sets);
 }
 
 /* ------------------------------------------------------------------ running */

@@ -22,4 +22,5 @@ EXTRA_DIST += \
 EXTRA_DIST += \
 	tests/python/setup-venv.sh tests/python/requirements.txt \
 	tests/bench/loadsave.py tests/bench/run-loadsave.sh \
-	tests/bench/compare_peers.py tests/bench/run-compare-peers.sh
+	tests/bench/compare_peers.py tests/bench/run-compare-peers.sh \
+	tests/bench/lib.sh

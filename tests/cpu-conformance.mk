@@ -5,7 +5,8 @@
 # or a C compiler. `tests/conformance/cpu_conformance -v FILTER` runs a subset.
 check_PROGRAMS += tests/conformance/cpu_conformance
 TESTS += tests/conformance/cpu_conformance
-tests_conformance_cpu_conformance_SOURCES = tests/conformance/cpu_conformance.c
+tests_conformance_cpu_conformance_SOURCES = tests/conformance/cpu_conformance.c \
+	tests/conformance/testdata.c tests/conformance/testdata.h
 tests_conformance_cpu_conformance_CPPFLAGS = $(AM_CPPFLAGS)
 tests_conformance_cpu_conformance_CFLAGS = $(AM_CFLAGS)
 tests_conformance_cpu_conformance_LDADD = libmof.la

@@ -14,7 +14,8 @@ tests_unit_test_interp_LDADD = tests/unit/libmof_ir_internal.la $(TEST_LDADD)
 # `tests/conformance/conformance -v FILTER` runs a subset with one line per test.
 check_PROGRAMS += tests/conformance/conformance
 TESTS += tests/conformance/conformance
-tests_conformance_conformance_SOURCES = tests/conformance/conformance.c
+tests_conformance_conformance_SOURCES = tests/conformance/conformance.c \
+	tests/conformance/testdata.c tests/conformance/testdata.h
 tests_conformance_conformance_CPPFLAGS = $(AM_CPPFLAGS)
 tests_conformance_conformance_CFLAGS = $(AM_CFLAGS)
 tests_conformance_conformance_LDADD = libmof.la

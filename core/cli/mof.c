@@ -626,6 +626,73 @@ static int unknown_name(const struct args *a, const mof_context *ctx, const char
 
 /* ------------------------------------------------------------------ mof run */
 
+/* The options mof run and mof preflight share: --set, --input-shape, --plugin-dir
+ * and -q. */
+struct pipeline_opts {
+    struct strlist sets, input_shapes, plugin_dirs;
+    bool quiet;
+};
+
+/* Takes option `id` (argument `arg`) of mof run or mof preflight when it is one they
+ * share: a bad option (*status = EXIT_USAGE), --help (prints `help`, *status = -1), an
+ * operand (added to `operands`), --set, --input-shape, --plugin-dir, -q; *status is
+ * out_of_memory() when a list cannot grow. Returns false for any other option, which
+ * is the caller's to take. */
+static bool take_pipeline_opt(struct pipeline_opts *o, struct strlist *operands,
+                              const char *help, int id, const char *arg, int *status)
+{
+    bool ok = true;
+    switch (id) {
+    case OPT_ERROR:
+        *status = EXIT_USAGE;
+        break;
+    case OPT_HELP:
+        fputs(help, stdout);
+        *status = -1;
+        break;
+    case OPT_POSITIONAL:
+        ok = strlist_add(operands, arg);
+        break;
+    case OPT_SET:
+        ok = strlist_add(&o->sets, arg);
+        break;
+    case OPT_INPUT_SHAPE:
+        ok = strlist_add(&o->input_shapes, arg);
+        break;
+    case OPT_PLUGIN_DIR:
+        ok = strlist_add(&o->plugin_dirs, arg);
+        break;
+    case OPT_QUIET:
+        o->quiet = true;
+        break;
+    default:
+        return false;
+    }
+    if (!ok)
+        *status = out_of_memory();
+    return true;
+}
+
+/* Applies the --set and --input-shape options to p: EXIT_USAGE when p refuses one
+ * (it says why), else `status`. */
+static int apply_pipeline_opts(const struct pipeline_opts *o, mof_pipeline *p, int status)
+{
+    for (size_t i = 0; i < o->sets.n; i++)
+        if (mof_pipeline_set(p, o->sets.items[i]) < 0)
+            status = EXIT_USAGE;
+    for (size_t i = 0; i < o->input_shapes.n; i++)
+        if (mof_pipeline_set_input_shape(p, o->input_shapes.items[i]) < 0)
+            status = EXIT_USAGE;
+    return status;
+}
+
+static void pipeline_opts_free(struct pipeline_opts *o)
+{
+    strlist_free(&o->sets);
+    strlist_free(&o->input_shapes);
+    strlist_free(&o->plugin_dirs);
+}
+
 static const struct option_def run_options[] = {
     { "output", 'o', true, OPT_OUTPUT },
     { "passes", 0, true, OPT_PASSES },
@@ -697,8 +764,8 @@ struct run_args {
     const char *output;
     const char *print_after;
     const char *report_file;  /* --report: the run report as JSON */
-    struct strlist sets, input_shapes, plugin_dirs;
-    bool time_passes, verify_each, keep_going, no_metadata, quiet, explain;
+    struct pipeline_opts po;  /* --set, --input-shape, --plugin-dir, -q */
+    bool time_passes, verify_each, keep_going, no_metadata, explain;
     bool check, check_each;
     const char *check_only;   /* a check option given without --check or --check-each */
     size_t check_inputs;
@@ -713,32 +780,14 @@ static int parse_run_args(struct args *a, struct run_args *r)
     const char *arg;
     int id;
     while (status == EXIT_OK && (id = args_next(a, run_options, &arg)) != OPT_END) {
-        bool ok = true;
+        if (take_pipeline_opt(&r->po, &operands, run_help, id, arg, &status))
+            continue;
         switch (id) {
-        case OPT_ERROR:
-            status = EXIT_USAGE;
-            break;
-        case OPT_HELP:
-            fputs(run_help, stdout);
-            status = -1;
-            break;
-        case OPT_POSITIONAL:
-            ok = strlist_add(&operands, arg);
-            break;
         case OPT_OUTPUT:
             r->output = arg;
             break;
         case OPT_PASSES:
             r->pass_list = arg;
-            break;
-        case OPT_SET:
-            ok = strlist_add(&r->sets, arg);
-            break;
-        case OPT_INPUT_SHAPE:
-            ok = strlist_add(&r->input_shapes, arg);
-            break;
-        case OPT_PLUGIN_DIR:
-            ok = strlist_add(&r->plugin_dirs, arg);
             break;
         case OPT_TIME_PASSES:
             r->time_passes = true;
@@ -760,9 +809,6 @@ static int parse_run_args(struct args *a, struct run_args *r)
             break;
         case OPT_REPORT:
             r->report_file = arg;
-            break;
-        case OPT_QUIET:
-            r->quiet = true;
             break;
         case OPT_CHECK:
             r->check = true;
@@ -789,8 +835,6 @@ static int parse_run_args(struct args *a, struct run_args *r)
         default:
             break;
         }
-        if (!ok)
-            status = out_of_memory();
     }
     if (status == EXIT_OK && r->check_only && !r->check && !r->check_each)
         status = usage_error(a, "option '%s' needs --check or --check-each", r->check_only);
@@ -1030,7 +1074,7 @@ static int write_report_json(struct cli *c, const struct run_args *r, const mof_
 
 static int run_pipeline(struct cli *c, const struct args *a, const struct run_args *r)
 {
-    int status = load_plugins(c, &r->plugin_dirs);
+    int status = load_plugins(c, &r->po.plugin_dirs);
     if (status != EXIT_OK)
         return status;
 
@@ -1048,12 +1092,7 @@ static int run_pipeline(struct cli *c, const struct args *a, const struct run_ar
     /* --explain goes first, so that --set PASS.explain=false still wins. */
     if (r->explain)
         status = set_explain(c, p);
-    for (size_t i = 0; i < r->sets.n; i++)
-        if (mof_pipeline_set(p, r->sets.items[i]) < 0)
-            status = EXIT_USAGE;
-    for (size_t i = 0; i < r->input_shapes.n; i++)
-        if (mof_pipeline_set_input_shape(p, r->input_shapes.items[i]) < 0)
-            status = EXIT_USAGE;
+    status = apply_pipeline_opts(&r->po, p, status);
     if (status == EXIT_OK && r->print_after)
         status = check_print_after(a, c->ctx, r->print_after);
     if (status != EXIT_OK)
@@ -1086,7 +1125,7 @@ static int run_pipeline(struct cli *c, const struct args *a, const struct run_ar
     size_t errors_before = mof_context_n_errors(c->ctx);
     mof_status st = mof_pipeline_run(p, model, &opts, &report);
     /* With time_passes the pass manager prints the report (with times) to opts.log. */
-    if (report && !r->quiet && !r->time_passes)
+    if (report && !r->po.quiet && !r->time_passes)
         mof_run_report_print(report, stderr, false);
     if (st < 0 || mof_context_n_errors(c->ctx) > errors_before)
         status = EXIT_RUN_FAILED;
@@ -1124,14 +1163,12 @@ static int cmd_run(struct args *a)
     }
     if (status == EXIT_OK) {
         struct cli c;
-        status = cli_init(&c, r.quiet);
+        status = cli_init(&c, r.po.quiet);
         if (status == EXIT_OK)
             status = run_pipeline(&c, a, &r);
         cli_fini(&c);
     }
-    strlist_free(&r.sets);
-    strlist_free(&r.input_shapes);
-    strlist_free(&r.plugin_dirs);
+    pipeline_opts_free(&r.po);
     return status < 0 ? EXIT_OK : status;
 }
 
@@ -1176,8 +1213,8 @@ static const struct option_def preflight_options[] = {
 
 struct preflight_args {
     const char *pipeline_file, *model_file;
-    struct strlist sets, input_shapes, plugin_dirs;
-    bool after_passes, quiet;
+    struct pipeline_opts po;  /* --set, --input-shape, --plugin-dir, -q */
+    bool after_passes;
 };
 
 /* One node's verdict, copied out of the callback. */
@@ -1346,38 +1383,9 @@ static int parse_preflight_args(struct args *a, struct preflight_args *f)
     const char *arg;
     int id;
     while (status == EXIT_OK && (id = args_next(a, preflight_options, &arg)) != OPT_END) {
-        bool ok = true;
-        switch (id) {
-        case OPT_ERROR:
-            status = EXIT_USAGE;
-            break;
-        case OPT_HELP:
-            fputs(preflight_help, stdout);
-            status = -1;
-            break;
-        case OPT_POSITIONAL:
-            ok = strlist_add(&operands, arg);
-            break;
-        case OPT_AFTER_PASSES:
+        if (!take_pipeline_opt(&f->po, &operands, preflight_help, id, arg, &status) &&
+            id == OPT_AFTER_PASSES)
             f->after_passes = true;
-            break;
-        case OPT_SET:
-            ok = strlist_add(&f->sets, arg);
-            break;
-        case OPT_INPUT_SHAPE:
-            ok = strlist_add(&f->input_shapes, arg);
-            break;
-        case OPT_PLUGIN_DIR:
-            ok = strlist_add(&f->plugin_dirs, arg);
-            break;
-        case OPT_QUIET:
-            f->quiet = true;
-            break;
-        default:
-            break;
-        }
-        if (!ok)
-            status = out_of_memory();
     }
     if (status == EXIT_OK) {
         if (operands.n < 2)
@@ -1397,7 +1405,7 @@ static int parse_preflight_args(struct args *a, struct preflight_args *f)
 
 static int preflight(struct cli *c, const struct args *a, const struct preflight_args *f)
 {
-    int status = load_plugins(c, &f->plugin_dirs);
+    int status = load_plugins(c, &f->po.plugin_dirs);
     if (status != EXIT_OK)
         return status;
     mof_model *model = NULL;
@@ -1414,12 +1422,7 @@ static int preflight(struct cli *c, const struct args *a, const struct preflight
                              f->pipeline_file);
         goto out;
     }
-    for (size_t i = 0; i < f->sets.n; i++)
-        if (mof_pipeline_set(p, f->sets.items[i]) < 0)
-            status = EXIT_USAGE;
-    for (size_t i = 0; i < f->input_shapes.n; i++)
-        if (mof_pipeline_set_input_shape(p, f->input_shapes.items[i]) < 0)
-            status = EXIT_USAGE;
+    status = apply_pipeline_opts(&f->po, p, status);
     if (status != EXIT_OK)
         goto out;
     model = mof_model_load(c->ctx, f->model_file);
@@ -1452,7 +1455,8 @@ static int preflight(struct cli *c, const struct args *a, const struct preflight
     for (size_t b = 0; b < mof_pipeline_n_backends(p); b++) {
         if (b)
             fputc('\n', stdout);
-        long nb = print_preflight_backend(stdout, f->pipeline_file, p, b, &rows, f->quiet);
+        long nb = print_preflight_backend(stdout, f->pipeline_file, p, b, &rows,
+                                          f->po.quiet);
         if (nb < 0) {
             status = out_of_memory();
             goto out;
@@ -1476,14 +1480,12 @@ static int cmd_preflight(struct args *a)
     int status = parse_preflight_args(a, &f);
     if (status == EXIT_OK) {
         struct cli c;
-        status = cli_init(&c, f.quiet);
+        status = cli_init(&c, f.po.quiet);
         if (status == EXIT_OK)
             status = preflight(&c, a, &f);
         cli_fini(&c);
     }
-    strlist_free(&f.sets);
-    strlist_free(&f.input_shapes);
-    strlist_free(&f.plugin_dirs);
+    pipeline_opts_free(&f.po);
     return status < 0 ? EXIT_OK : status;
 }
 

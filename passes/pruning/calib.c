@@ -4,13 +4,12 @@
  *
  * The data is a folder, as quantize-static's `calibration` takes it (the quantization
  * plugin keeps its reader private, so this is the pruning plugin's own small one,
- * built on the public mof_load_inputs):
+ * built on the public mof_list_data_sets and mof_load_inputs):
  *   - test_data_set_<k>/ sub-folders (ONNX test data): one run each, in numeric order;
  *   - else one input set: input_0.pb, ... or one NAME.npy / NAME.pb per graph input,
  *     whose first dim stacks the samples. It runs in chunks of the input's declared
  *     first dim when that is fixed, else of at most PRUNE_CALIB_CHUNK rows. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,83 +19,6 @@
 #include "prune.h"
 
 #define PRUNE_CALIB_CHUNK 64
-
-static char *path_join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = malloc(la + lb + 2);
-    if (p) {
-        memcpy(p, a, la);
-        p[la] = '/';
-        memcpy(p + la + 1, b, lb + 1);
-    }
-    return p;
-}
-
-/* test_data_set_2 before test_data_set_10. */
-static int cmp_sets(const void *a, const void *b)
-{
-    const char *x = *(const char *const *)a + strlen("test_data_set_");
-    const char *y = *(const char *const *)b + strlen("test_data_set_");
-    size_t lx = strlen(x), ly = strlen(y);
-    if (lx != ly)
-        return lx < ly ? -1 : 1;
-    return strcmp(x, y);
-}
-
-/* The test_data_set_* sub-folders of dir, sorted (*out NULL and *n 0 when none). */
-static mof_status list_sets(const char *dir, char ***out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return MOF_OK;
-    size_t cap = 0;
-    char **list = NULL;
-    mof_status st = MOF_OK;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "test_data_set_", strlen("test_data_set_")) != 0)
-            continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            char **nl = realloc(list, cap * sizeof *nl);
-            if (!nl) {
-                st = MOF_ERR_NOMEM;
-                break;
-            }
-            list = nl;
-        }
-        if (!(list[*n] = strdup(e->d_name))) {
-            st = MOF_ERR_NOMEM;
-            break;
-        }
-        (*n)++;
-    }
-    closedir(d);
-    if (st == MOF_OK && *n) {
-        qsort(list, *n, sizeof *list, cmp_sets);
-        for (size_t i = 0; i < *n && st == MOF_OK; i++) {
-            char *full = path_join(dir, list[i]);
-            if (!full)
-                st = MOF_ERR_NOMEM;
-            else {
-                free(list[i]);
-                list[i] = full;
-            }
-        }
-    }
-    if (st != MOF_OK) {
-        for (size_t i = 0; i < *n; i++)
-            free(list[i]);
-        free(list);
-        *n = 0;
-        return st;
-    }
-    *out = list;
-    return MOF_OK;
-}
 
 /* Rows [from, from + count) of t along dim 0 (a new tensor). */
 static mof_tensor *rows_of(const mof_tensor *t, int64_t from, int64_t count)
@@ -199,7 +121,7 @@ mof_status prune_calibrate(prune_run *r, const char *spec, mof_interp_observer f
                         "parameter 'calibration': '%s' is not a folder", spec);
         goto done;
     }
-    if ((st = list_sets(spec, &sets, &n_sets)) != MOF_OK) {
+    if ((st = mof_list_data_sets(spec, &sets, &n_sets)) != MOF_OK) {
         st = prune_nomem(r);
         goto done;
     }
@@ -218,9 +140,7 @@ mof_status prune_calibrate(prune_run *r, const char *spec, mof_interp_observer f
     }
 done:
     mof_interp_destroy(it);
-    for (size_t i = 0; i < n_sets; i++)
-        free(sets[i]);
-    free(sets);
+    mof_data_sets_free(sets, n_sets);
     free(inputs);
     free(chunk);
     free(outputs);

@@ -151,10 +151,7 @@ static mof_status magnitude_run(mof_pass_ctx *pc, mof_model *model, void *priv)
     }
     if (st < 0)
         goto done;
-    mof_pass_stat(pc, "layers-pruned", (int64_t)n);
-    mof_pass_stat(pc, "weights", total);
-    mof_pass_stat(pc, "weights-zeroed", zeroed);
-    st = zeroed ? MOF_OK : MOF_UNCHANGED;
+    st = prune_zeroed_stats(&r, (int64_t)n, total, zeroed);
 done:;
     char summary[256];
     double s0 = total ? 100.0 * (double)zeros_before / (double)total : 0.0;

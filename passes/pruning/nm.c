@@ -128,10 +128,7 @@ static mof_status nm_run(mof_pass_ctx *pc, mof_model *model, void *priv)
     }
     if (st < 0)
         goto done;
-    mof_pass_stat(pc, "layers-pruned", (int64_t)pruned);
-    mof_pass_stat(pc, "weights", total);
-    mof_pass_stat(pc, "weights-zeroed", zeroed);
-    st = zeroed ? MOF_OK : MOF_UNCHANGED;
+    st = prune_zeroed_stats(&r, (int64_t)pruned, total, zeroed);
 done:;
     char summary[256];
     snprintf(summary, sizeof summary, "%lld:%lld pattern on %zu of %zu layers, zeroed %lld of "

@@ -356,6 +356,14 @@ static void stat2(prune_run *r, const char *name, int64_t before, int64_t after)
     mof_pass_stat(r->pc, key, after);
 }
 
+mof_status prune_zeroed_stats(prune_run *r, int64_t layers, int64_t weights, int64_t zeroed)
+{
+    mof_pass_stat(r->pc, "layers-pruned", layers);
+    mof_pass_stat(r->pc, "weights", weights);
+    mof_pass_stat(r->pc, "weights-zeroed", zeroed);
+    return zeroed ? MOF_OK : MOF_UNCHANGED;
+}
+
 mof_status prune_end(prune_run *r, mof_status st, const char *summary)
 {
     prune_measure after;

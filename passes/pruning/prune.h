@@ -91,6 +91,10 @@ mof_status prune_begin(prune_run *r, mof_pass_ctx *pc, mof_model *model,
  * (nonzero F0 -> F0')", then frees what prune_begin allocated. st: the pass's status
  * so far, returned unless measuring fails; on an error only the freeing is done. */
 mof_status prune_end(prune_run *r, mof_status st, const char *summary);
+/* Records the statistics of an elementwise pruning (prune-magnitude, prune-nm):
+ * layers-pruned, weights (their elements), weights-zeroed. Returns MOF_OK when a
+ * weight was zeroed, else MOF_UNCHANGED. */
+mof_status prune_zeroed_stats(prune_run *r, int64_t layers, int64_t weights, int64_t zeroed);
 
 /* The kind of a node: Conv, ConvTranspose, Gemm, MatMul of the ONNX domain, or
  * mof.FusedConv, mof.FusedGemm, mof.FusedMatMul. */

@@ -2,7 +2,6 @@
  * (see calib.h). */
 #define _POSIX_C_SOURCE 200809L /* getline, strdup */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -575,10 +574,7 @@ void qc_source_destroy(qc_source *src)
 {
     if (!src)
         return;
-    if (src->dirs)
-        for (size_t i = 0; i < src->n; i++)
-            free(src->dirs[i]);
-    free(src->dirs);
+    mof_data_sets_free(src->dirs, src->n);
     if (src->whole)
         for (size_t i = 0; i < src->n_inputs; i++)
             mof_tensor_unref(src->whole[i]);
@@ -603,57 +599,6 @@ static bool file_exists(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* test_data_set_2 before test_data_set_10. */
-static int cmp_sets(const void *a, const void *b)
-{
-    const char *x = *(const char *const *)a + strlen("test_data_set_");
-    const char *y = *(const char *const *)b + strlen("test_data_set_");
-    size_t lx = strlen(x), ly = strlen(y);
-    if (lx != ly)
-        return lx < ly ? -1 : 1;
-    return strcmp(x, y);
-}
-
-static mof_status open_dirs(qc_source *src, const char *dir, bool *found)
-{
-    *found = false;
-    DIR *d = opendir(dir);
-    if (!d)
-        return MOF_OK;
-    mof_status st = MOF_OK;
-    size_t cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "test_data_set_", strlen("test_data_set_")) != 0)
-            continue;
-        if (!qu_grow(&src->dirs, src->n, &cap, sizeof(*src->dirs))) {
-            st = MOF_ERR_NOMEM;
-            break;
-        }
-        src->dirs[src->n] = strdup(e->d_name);
-        if (!src->dirs[src->n]) {
-            st = MOF_ERR_NOMEM;
-            break;
-        }
-        src->n++;
-    }
-    closedir(d);
-    if (st != MOF_OK)
-        return st;
-    if (src->n) {
-        qsort(src->dirs, src->n, sizeof(*src->dirs), cmp_sets);
-        for (size_t i = 0; i < src->n; i++) {
-            char *full = path_join(dir, src->dirs[i]);
-            if (!full)
-                return MOF_ERR_NOMEM;
-            free(src->dirs[i]);
-            src->dirs[i] = full;
-        }
-        *found = true;
-    }
-    return MOF_OK;
 }
 
 static mof_status open_files(qc_source *src, const char *dir)
@@ -794,7 +739,8 @@ mof_status qc_source_open(mof_context *ctx, const mof_model *model, const char *
         goto done;
     }
     free(flat);
-    st = open_dirs(src, spec, &found);
+    st = mof_list_data_sets(spec, &src->dirs, &src->n);
+    found = src->n > 0;
     if (st == MOF_OK && found) {
         src->kind = SRC_DIRS;
         goto done;

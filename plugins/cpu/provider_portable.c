@@ -310,6 +310,12 @@ static void emit_post(cpu_emit *e, const cpu_group *g, const char *var, const ch
     PRUN("%s.n = %d;\n", var, k);
 }
 
+/* Input i of n, or NULL when n has fewer inputs (an optional one left out). */
+static const cpu_tensor *opt_input(cpu_emit *e, const mof_node *n, size_t i)
+{
+    return mof_node_n_inputs(n) > i ? cpu_emit_tensor(e, mof_node_input(n, i)) : NULL;
+}
+
 /* The expression of an input tensor (weights made available plain). */
 static const char *in_expr(cpu_emit *e, const cpu_tensor *t)
 {
@@ -327,8 +333,7 @@ static mof_status emit_conv(cpu_emit *e, const cpu_group *g)
     const char *rt = cpu_emit_rt_prefix(e);
     const cpu_tensor *x = cpu_emit_tensor(e, mof_node_input(n, 0));
     const cpu_tensor *w = cpu_emit_tensor(e, mof_node_input(n, 1));
-    const cpu_tensor *b = mof_node_n_inputs(n) > 2 ? cpu_emit_tensor(e, mof_node_input(n, 2))
-                                                   : NULL;
+    const cpu_tensor *b = opt_input(e, n, 2);
     const cpu_tensor *y = cpu_emit_tensor(e, mof_node_output(n, 0));
     if (x->rank != 4 || w->rank != 4 || y->rank != 4)
         return cpu_emit_error(e, n, MOF_ERR_UNSUPPORTED, "only 2-D convolutions are implemented");
@@ -454,8 +459,7 @@ static mof_status emit_gemm(cpu_emit *e, const cpu_group *g)
     const char *rt = cpu_emit_rt_prefix(e);
     const cpu_tensor *a = cpu_emit_tensor(e, mof_node_input(n, 0));
     const cpu_tensor *b = cpu_emit_tensor(e, mof_node_input(n, 1));
-    const cpu_tensor *c = mof_node_n_inputs(n) > 2 ? cpu_emit_tensor(e, mof_node_input(n, 2))
-                                                   : NULL;
+    const cpu_tensor *c = opt_input(e, n, 2);
     const cpu_tensor *y = cpu_emit_tensor(e, mof_node_output(n, 0));
     int64_t ta = mof_node_attr_int(n, "transA", 0), tb = mof_node_attr_int(n, "transB", 0);
     float alpha = mof_node_attr_float(n, "alpha", 1.0f), beta = mof_node_attr_float(n, "beta", 1.0f);
@@ -688,6 +692,35 @@ static void emit_broadcast_loops(cpu_emit *e, const cpu_tensor *y, const cpu_ten
     PRUN("\no++;\n}\n(void)o; }\n");
 }
 
+/* The elementwise unary ops without attributes: the C expression of y for v = x. */
+static const struct unary_expr {
+    const char *op, *expr;
+} unary_exprs[] = {
+    { "Relu", "v > 0 ? v : 0" },
+    { "Sigmoid", "(float)(1.0 / (1.0 + exp(-(double)v)))" },
+    { "HardSwish", "(float)(v * ((t_ = (double)v / 6.0 + 0.5) < 0 ? 0 : (t_ > 1 ? 1 : t_)))" },
+    { "Tanh", "(float)tanh((double)v)" },
+    { "Erf", "(float)erf((double)v)" },
+    { "Exp", "(float)exp((double)v)" },
+    { "Log", "(float)log((double)v)" },
+    { "Sqrt", "(float)sqrt((double)v)" },
+    { "Abs", "(float)fabs((double)v)" },
+    { "Neg", "-v" },
+    { "Reciprocal", "1.0f / v" },
+    { "Floor", "(float)floor((double)v)" },
+    { "Ceil", "(float)ceil((double)v)" },
+    { "Softplus", "(float)log1p(exp((double)v))" },
+};
+
+/* The expression of unary_exprs for op, or NULL. */
+static const char *fixed_unary_expr(const char *op)
+{
+    for (size_t i = 0; i < sizeof unary_exprs / sizeof *unary_exprs; i++)
+        if (!strcmp(unary_exprs[i].op, op))
+            return unary_exprs[i].expr;
+    return NULL;
+}
+
 static mof_status emit_elementwise(cpu_emit *e, const cpu_group *g)
 {
     const mof_node *n = g->node;
@@ -720,8 +753,9 @@ static mof_status emit_elementwise(cpu_emit *e, const cpu_group *g)
     /* Unary. */
     float alpha = mof_node_attr_float(n, "alpha", 0), beta = mof_node_attr_float(n, "beta", 0);
     char expr[400];
-    if (!strcmp(op, "Relu"))
-        snprintf(expr, sizeof expr, "v > 0 ? v : 0");
+    const char *fixed = fixed_unary_expr(op);
+    if (fixed)
+        snprintf(expr, sizeof expr, "%s", fixed);
     else if (!strcmp(op, "LeakyRelu"))
         snprintf(expr, sizeof expr, "v < 0 ? (float)%.9g * v : v",
                  (double)mof_node_attr_float(n, "alpha", 0.01f));
@@ -731,8 +765,8 @@ static mof_status emit_elementwise(cpu_emit *e, const cpu_group *g)
             lo = mof_node_attr_float(n, "min", lo);
         if (mof_node_has_attr(n, "max"))
             hi = mof_node_attr_float(n, "max", hi);
-        const cpu_tensor *tmin = mof_node_n_inputs(n) > 1 ? cpu_emit_tensor(e, mof_node_input(n, 1)) : NULL;
-        const cpu_tensor *tmax = mof_node_n_inputs(n) > 2 ? cpu_emit_tensor(e, mof_node_input(n, 2)) : NULL;
+        const cpu_tensor *tmin = opt_input(e, n, 1);
+        const cpu_tensor *tmax = opt_input(e, n, 2);
         if (tmin && tmin->data)
             lo = *(const float *)mof_tensor_data(tmin->data);
         if (tmax && tmax->data)
@@ -740,18 +774,10 @@ static mof_status emit_elementwise(cpu_emit *e, const cpu_group *g)
         snprintf(expr, sizeof expr, "v < (float)%.9g ? (float)%.9g : (v > (float)%.9g ? (float)%.9g : v)",
                  isinf(lo) ? -3.4e38 : (double)lo, isinf(lo) ? -3.4e38 : (double)lo,
                  isinf(hi) ? 3.4e38 : (double)hi, isinf(hi) ? 3.4e38 : (double)hi);
-    } else if (!strcmp(op, "Sigmoid"))
-        snprintf(expr, sizeof expr, "(float)(1.0 / (1.0 + exp(-(double)v)))");
-    else if (!strcmp(op, "HardSigmoid"))
+    } else if (!strcmp(op, "HardSigmoid"))
         snprintf(expr, sizeof expr, "(float)((t_ = %.9g * v + %.9g) < 0 ? 0 : (t_ > 1 ? 1 : t_))",
                  (double)mof_node_attr_float(n, "alpha", 0.2f),
                  (double)mof_node_attr_float(n, "beta", 0.5f));
-    else if (!strcmp(op, "HardSwish"))
-        snprintf(expr, sizeof expr, "(float)(v * ((t_ = (double)v / 6.0 + 0.5) < 0 ? 0 : (t_ > 1 ? 1 : t_)))");
-    else if (!strcmp(op, "Tanh"))
-        snprintf(expr, sizeof expr, "(float)tanh((double)v)");
-    else if (!strcmp(op, "Erf"))
-        snprintf(expr, sizeof expr, "(float)erf((double)v)");
     else if (!strcmp(op, "Gelu")) {
         const char *approx = mof_node_attr_string(n, "approximate", "none", NULL);
         if (!strcmp(approx, "tanh"))
@@ -760,25 +786,7 @@ static mof_status emit_elementwise(cpu_emit *e, const cpu_group *g)
         else
             snprintf(expr, sizeof expr, "(float)(0.5 * v * (1.0 + erf((double)v * "
                      "0.7071067811865476)))");
-    } else if (!strcmp(op, "Exp"))
-        snprintf(expr, sizeof expr, "(float)exp((double)v)");
-    else if (!strcmp(op, "Log"))
-        snprintf(expr, sizeof expr, "(float)log((double)v)");
-    else if (!strcmp(op, "Sqrt"))
-        snprintf(expr, sizeof expr, "(float)sqrt((double)v)");
-    else if (!strcmp(op, "Abs"))
-        snprintf(expr, sizeof expr, "(float)fabs((double)v)");
-    else if (!strcmp(op, "Neg"))
-        snprintf(expr, sizeof expr, "-v");
-    else if (!strcmp(op, "Reciprocal"))
-        snprintf(expr, sizeof expr, "1.0f / v");
-    else if (!strcmp(op, "Floor"))
-        snprintf(expr, sizeof expr, "(float)floor((double)v)");
-    else if (!strcmp(op, "Ceil"))
-        snprintf(expr, sizeof expr, "(float)ceil((double)v)");
-    else if (!strcmp(op, "Softplus"))
-        snprintf(expr, sizeof expr, "(float)log1p(exp((double)v))");
-    else if (!strcmp(op, "Elu"))
+    } else if (!strcmp(op, "Elu"))
         snprintf(expr, sizeof expr, "v < 0 ? (float)(%.9g * expm1((double)v)) : v",
                  (double)mof_node_attr_float(n, "alpha", 1.0f));
     else
@@ -1066,7 +1074,7 @@ static mof_status emit_rows(cpu_emit *e, const cpu_group *g)
         for (int d = (int)axis; d < r; d++)
             len *= x->dims[d];
         const cpu_tensor *sc = cpu_emit_tensor(e, mof_node_input(n, 1));
-        const cpu_tensor *bi = mof_node_n_inputs(n) > 2 ? cpu_emit_tensor(e, mof_node_input(n, 2)) : NULL;
+        const cpu_tensor *bi = opt_input(e, n, 2);
         if (sc->numel != len || (bi && bi->numel != len))
             return cpu_emit_error(e, n, MOF_ERR_UNSUPPORTED,
                                   "LayerNormalization with broadcast scale or bias");

@@ -21,25 +21,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-venv="${MOF_VENV:-$repo/.venv}"
+. "$here/lib.sh"
 
-mof="${MOF:-}"
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-    case "${args[i]}" in
-        --mof) mof="${args[i+1]:-}" ;;
-        --mof=*) mof="${args[i]#--mof=}" ;;
-    esac
-done
-if [ -z "$mof" ]; then
-    if [ -x "$repo/mof" ]; then mof="$repo/mof"; else mof="$(command -v mof || true)"; fi
-fi
-if [ -z "$mof" ] || ! command -v "$mof" >/dev/null; then
-    echo "run-digits-quant: mof binary not found (${mof:-tried $repo/mof and PATH});" \
-         "build it first (make) or set MOF / pass --mof PATH" >&2
-    exit 2
-fi
+bench_find_mof run-digits-quant "$@"
 
 "$repo/tests/python/setup-venv.sh" "$venv"
 # --mof comes first, so a --mof among "$@" still wins.

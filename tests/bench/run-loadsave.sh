@@ -14,33 +14,12 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-venv="${MOF_VENV:-$repo/.venv}"
+. "$here/lib.sh"
 models="${MOF_BENCH_MODELS:-$repo/build/bench-models}"
 read -r -a names <<< "${MOF_BENCH_NAMES:-resnet50}"
 
-# Find the mof binary first, before spending time on the venv and exports.
-mof="${MOF:-}"
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-    case "${args[i]}" in
-        --mof) mof="${args[i+1]:-}" ;;
-        --mof=*) mof="${args[i]#--mof=}" ;;
-    esac
-done
-if [ -z "$mof" ]; then
-    if [ -x "$repo/mof" ]; then mof="$repo/mof"; else mof="$(command -v mof || true)"; fi
-fi
-if [ -z "$mof" ] || ! command -v "$mof" >/dev/null; then
-    echo "run-loadsave: mof binary not found (${mof:-tried $repo/mof and PATH});" \
-         "build it first (make) or set MOF / pass --mof PATH" >&2
-    exit 2
-fi
+bench_find_mof run-loadsave "$@"
 
-"$repo/tests/python/setup-venv.sh" "$venv"
-"$venv/bin/python" "$here/export_models.py" "$models" "${names[@]}"
-
-paths=()
-for n in "${names[@]}"; do paths+=("$models/$n.onnx"); done
+bench_export_models
 # --mof comes first, so a --mof among "$@" still wins.
 exec "$venv/bin/python" "$here/loadsave.py" --mof "$mof" "$@" "${paths[@]}"

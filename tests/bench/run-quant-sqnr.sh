@@ -19,24 +19,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-venv="${MOF_VENV:-$repo/.venv}"
+. "$here/lib.sh"
 models="${MOF_BENCH_MODELS:-$repo/build/bench-models}/calibrated"
 read -r -a names <<< "${MOF_QUANT_NAMES:-resnet18 mobilenet_v2}"
 
-mof="${MOF:-}"
-if [ -z "$mof" ]; then
-    if [ -x "$repo/mof" ]; then mof="$repo/mof"; else mof="$(command -v mof || true)"; fi
-fi
-if [ -z "$mof" ] || ! command -v "$mof" >/dev/null; then
-    echo "run-quant-sqnr: mof binary not found (${mof:-tried $repo/mof and PATH});" \
-         "build it first (make) or set MOF" >&2
-    exit 2
-fi
+bench_find_mof --no-opt run-quant-sqnr
 
-"$repo/tests/python/setup-venv.sh" "$venv"
-"$venv/bin/python" "$here/export_models.py" --calibrated "$models" "${names[@]}"
-
-paths=()
-for n in "${names[@]}"; do paths+=("$models/$n.onnx"); done
+bench_export_models --calibrated
 exec "$venv/bin/python" "$here/quant_sqnr.py" --mof "$mof" "$@" "${paths[@]}"

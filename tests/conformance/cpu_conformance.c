@@ -18,7 +18,7 @@
  * outputs as .pb files. A test whose artifact cannot be compiled fails; a crash fails
  * the test that was running and the driver is restarted after it.
  *
- * Outputs are compared as tests/conformance/conformance.c does: floats within
+ * Outputs are compared as tests/conformance/conformance.c does (testdata.c): floats within
  * |a - b| <= 1e-5 + 1e-3 |b| (NaN matches NaN), everything else exactly, shapes and
  * element types equal. A claimed test that the emitter refuses with an error before
  * writing anything (mof's backend run writes nothing on error) counts as not claimed,
@@ -47,40 +47,14 @@
 
 #include <mof/mof.h>
 
+#include "testdata.h"
+
 #define DEFAULT_DATA "/usr/share/libonnx-testdata/data/node"
 #define RT_PREFIX "crt"
 
+const char testdata_program[] = "cpu_conformance";
+
 /* ------------------------------------------------------------------ small helpers */
-
-static void oom(void)
-{
-    fprintf(stderr, "cpu_conformance: out of memory\n");
-    exit(2);
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        oom();
-    return p;
-}
-
-static void *xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size ? size : 1);
-    if (!p)
-        oom();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        oom();
-    return p;
-}
 
 static char *xasprintf(const char *fmt, ...) MOF_PRINTF(1, 2);
 
@@ -97,53 +71,10 @@ static char *xasprintf(const char *fmt, ...)
     return s;
 }
 
-static bool is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static bool exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The sorted names of dir's entries that start with prefix. */
-static char **list_dir(const char *dir, const char *prefix, size_t *count)
-{
-    DIR *d = opendir(dir);
-    *count = 0;
-    if (!d)
-        return NULL;
-    size_t cap = 64, n = 0;
-    char **names = xcalloc(cap, sizeof(*names));
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)))
-            continue;
-        if (n == cap) {
-            cap *= 2;
-            names = xrealloc(names, cap * sizeof(*names));
-        }
-        names[n++] = xstrdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof(*names), cmp_str);
-    *count = n;
-    return names;
-}
-
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; names && i < n; i++)
-        free(names[i]);
-    free(names);
 }
 
 /* The whole file (NUL-terminated; *size without it), or NULL. */
@@ -203,120 +134,11 @@ static int shell(const char *cmd)
     return WEXITSTATUS(st);
 }
 
-/* The first error diagnostic of ctx, formatted (owned). */
-static char *first_error(mof_context *ctx)
-{
-    for (size_t i = 0; i < mof_context_n_diags(ctx); i++) {
-        const mof_diag *d = mof_context_diag(ctx, i);
-        if (d->severity == MOF_SEVERITY_ERROR) {
-            char *s = mof_diag_format(d);
-            if (s)
-                return s;
-        }
-    }
-    return xstrdup("(no diagnostic)");
-}
-
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* ------------------------------------------------------------------ comparison */
-
-static double elem_f64(const mof_tensor *t, int64_t i)
-{
-    const void *d = mof_tensor_data(t);
-    switch (mof_tensor_dtype(t)) {
-    case MOF_DTYPE_FLOAT: return ((const float *)d)[i];
-    case MOF_DTYPE_DOUBLE: return ((const double *)d)[i];
-    case MOF_DTYPE_FLOAT16: {
-        uint16_t h = ((const uint16_t *)d)[i];
-        int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-        double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY)
-                                                   : ldexp(m + 1024, e - 25);
-        return h & 0x8000 ? -v : v;
-    }
-    case MOF_DTYPE_BFLOAT16: {
-        uint32_t bits = (uint32_t)((const uint16_t *)d)[i] << 16;
-        float f;
-        memcpy(&f, &bits, sizeof(f));
-        return f;
-    }
-    default: return 0;
-    }
-}
-
-static bool is_float_type(mof_dtype t)
-{
-    return t == MOF_DTYPE_FLOAT || t == MOF_DTYPE_DOUBLE || t == MOF_DTYPE_FLOAT16 ||
-           t == MOF_DTYPE_BFLOAT16;
-}
-
-static void format_shape(char *buf, size_t size, const mof_tensor *t)
-{
-    size_t len = (size_t)snprintf(buf, size, "%s[", mof_dtype_name(mof_tensor_dtype(t)));
-    for (size_t i = 0; i < mof_tensor_rank(t) && len < size; i++)
-        len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? "," : "",
-                                (long long)mof_tensor_dims(t)[i]);
-    if (len < size)
-        snprintf(buf + len, size - len, "]");
-}
-
-/* Compares got with want; on a mismatch writes the reason into why. */
-static bool tensors_match(const mof_tensor *got, const mof_tensor *want, char *why,
-                          size_t size)
-{
-    mof_dtype dt = mof_tensor_dtype(want);
-    bool same = mof_tensor_dtype(got) == dt && mof_tensor_rank(got) == mof_tensor_rank(want);
-    for (size_t i = 0; same && i < mof_tensor_rank(want); i++)
-        same = mof_tensor_dims(got)[i] == mof_tensor_dims(want)[i];
-    if (!same) {
-        char a[160], b[160];
-        format_shape(a, sizeof(a), got);
-        format_shape(b, sizeof(b), want);
-        snprintf(why, size, "got %s, expected %s", a, b);
-        return false;
-    }
-    int64_t n = mof_tensor_numel(want);
-    if (is_float_type(dt)) {
-        double rtol = dt == MOF_DTYPE_BFLOAT16 ? 1.0 / 128 : 1e-3;
-        for (int64_t i = 0; i < n; i++) {
-            double a = elem_f64(got, i), b = elem_f64(want, i);
-            if ((isnan(a) && isnan(b)) || a == b)
-                continue;
-            if (!(fabs(a - b) <= 1e-5 + rtol * fabs(b))) {
-                snprintf(why, size, "element %lld is %.9g, expected %.9g", (long long)i, a, b);
-                return false;
-            }
-        }
-        return true;
-    }
-    size_t es = mof_dtype_size(dt);
-    const unsigned char *a = mof_tensor_data(got), *b = mof_tensor_data(want);
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(a + (size_t)i * es, b + (size_t)i * es, es)) {
-            snprintf(why, size, "element %lld differs (exact comparison of %s)", (long long)i,
-                     mof_dtype_name(dt));
-            return false;
-        }
-    return true;
-}
-
-/* Whether tensor t fits the declared type of value v (dtype, rank, numeric dims). */
-static bool fits_type(const mof_tensor *t, const mof_value *v)
-{
-    mof_dtype dt = mof_value_dtype(v);
-    int rank = mof_value_rank(v);
-    bool ok = dt == MOF_DTYPE_UNDEFINED || dt == mof_tensor_dtype(t);
-    ok = ok && (rank < 0 || (size_t)rank == mof_tensor_rank(t));
-    for (int i = 0; ok && i < rank; i++) {
-        int64_t d = mof_value_dim(v, (size_t)i);
-        ok = d < 0 || d == mof_tensor_dims(t)[i];
-    }
-    return ok;
 }
 
 /* ------------------------------------------------------------------ tests and results */
@@ -349,34 +171,6 @@ typedef struct test {
     bool const_inputs;    /* claimed only with its later inputs made constants */
     size_t job;           /* first job index (one job per data set) */
 } test;
-
-typedef struct op_row {
-    char *op;
-    int claimed, passed, failed, constant;
-} op_row;
-
-typedef struct tally {
-    op_row *rows;
-    size_t n_rows, cap_rows;
-} tally;
-
-static op_row *row_for(tally *t, const char *op)
-{
-    for (size_t i = 0; i < t->n_rows; i++)
-        if (!strcmp(t->rows[i].op, op))
-            return &t->rows[i];
-    if (t->n_rows == t->cap_rows) {
-        t->cap_rows = t->cap_rows ? 2 * t->cap_rows : 64;
-        t->rows = xrealloc(t->rows, t->cap_rows * sizeof(*t->rows));
-    }
-    t->rows[t->n_rows] = (op_row){ .op = xstrdup(op) };
-    return &t->rows[t->n_rows++];
-}
-
-static int cmp_row(const void *a, const void *b)
-{
-    return strcmp(((const op_row *)a)->op, ((const op_row *)b)->op);
-}
 
 static void set_result(test *t, result r, const char *why)
 {
@@ -530,7 +324,7 @@ static mof_model *const_variant(mof_context *ctx, const test *t, const mof_model
         mof_value *c = ok ? mof_graph_add_initializer(g, mof_value_name(v), first) : NULL;
         if (!c) {
             if (ok)
-                oom();
+                testdata_oom();
             mof_tensor_unref(first);
             break;
         }
@@ -1162,7 +956,7 @@ static int run_provider(mof_context *ctx, const options *o, const char *kernels,
     double t_run = now();
 
     /* Results. */
-    tally tl = { 0 };
+    op_table tl = { 0 };
     totals pt = { 0 };
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1178,7 +972,7 @@ static int run_provider(mof_context *ctx, const options *o, const char *kernels,
         }
         if (t->r == R_PASS || t->r == R_FAIL)
             for (size_t j = 0; j < t->n_ops; j++) {
-                op_row *row = row_for(&tl, t->ops[j]);
+                op_row *row = op_table_row(&tl, t->ops[j]);
                 row->claimed++;
                 row->constant += t->const_inputs;
                 if (t->r == R_PASS)
@@ -1202,8 +996,7 @@ static int run_provider(mof_context *ctx, const options *o, const char *kernels,
         else if (o->verbose && t->r == R_NOT_CLAIMED)
             printf("not claimed [%s] %s: %s\n", kernels, t->name, t->why);
     }
-    if (tl.n_rows)
-        qsort(tl.rows, tl.n_rows, sizeof(*tl.rows), cmp_row);
+    op_table_sort(&tl);
     printf("\nkernels=%s\n%-28s %8s %8s %8s %16s\n", kernels, "op", "claimed", "passed",
            "failed", "const. inputs");
     for (size_t i = 0; i < tl.n_rows; i++) {
@@ -1330,7 +1123,7 @@ int main(int argc, char **argv)
     }
     mof_context *ctx = mof_context_create();
     if (!ctx)
-        oom();
+        testdata_oom();
     mof_context_load_default_plugins(ctx, 0, NULL);
     mof_context_clear_diags(ctx);
     const mof_backend_desc *cpu = mof_context_find_backend(ctx, "cpu");

@@ -103,6 +103,18 @@ static inline mof_status passtest_run(struct fixture *f, const char *passes)
     return MOF_ERR_INTERNAL;
 }
 
+/* Runs the pass list `passes` on f->model with the default run options and asserts
+ * that the run fails; its diagnostics stay on f->ctx. */
+static inline void passtest_run_fails(struct fixture *f, const char *passes)
+{
+    mof_pipeline *p = mof_pipeline_parse_list(f->ctx, passes);
+    ck_assert_ptr_nonnull(p);
+    mof_run_options opts;
+    mof_run_options_init(&opts);
+    ck_assert_int_lt(mof_pipeline_run(p, f->model, &opts, &f->report), 0);
+    mof_pipeline_destroy(p);
+}
+
 /* A statistic of the last run, summed over its steps. */
 static inline int64_t stat_of(const struct fixture *f, const char *name)
 {
@@ -139,6 +151,30 @@ static inline uint64_t rng_next(uint64_t *state)
 {
     *state = *state * 6364136223846793005u + 1442695040888963407u;
     return *state >> 33;
+}
+
+/* Uniform in [lo, hi), drawn from *state. */
+static inline float passtest_rng_float(uint64_t *state, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)(rng_next(state) % 1000003) / 1000003.0f;
+}
+
+/* A float tensor of the (fully known) shape of graph input v, uniform in [-1, 1):
+ * a passtest_input_fn. */
+static inline mof_tensor *passtest_uniform_input(const mof_value *v, uint64_t *state)
+{
+    int rank = mof_value_rank(v);
+    int64_t dims[8];
+    ck_assert_int_ge(rank, 0);
+    ck_assert_int_le(rank, 8);
+    for (int i = 0; i < rank; i++)
+        dims[i] = mof_value_dim(v, (size_t)i);
+    mof_tensor *t = mof_tensor_create(MOF_DTYPE_FLOAT, (size_t)rank, dims);
+    ck_assert_ptr_nonnull(t);
+    float *d = mof_tensor_data_mut(t);
+    for (int64_t i = 0; i < mof_tensor_numel(t); i++)
+        d[i] = passtest_rng_float(state, -1.0f, 1.0f);
+    return t;
 }
 
 /* A random tensor for graph input v, drawn from *state. */

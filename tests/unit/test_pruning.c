@@ -45,11 +45,6 @@ static void fixture_init(struct fixture *f)
     f->rng = 777;
 }
 
-static float rng_float(uint64_t *state, float lo, float hi)
-{
-    return lo + (hi - lo) * (float)(rng_next(state) % 1000003) / 1000003.0f;
-}
-
 static mof_value *input(struct fixture *f, const char *name, int rank, const int64_t *dims)
 {
     mof_value *v = mof_graph_add_input(f->g, name, MOF_DTYPE_FLOAT, rank, dims, NULL);
@@ -64,7 +59,7 @@ static mof_value *init_random(struct fixture *f, const char *name, size_t rank,
     ck_assert_ptr_nonnull(t);
     float *d = mof_tensor_data_mut(t);
     for (int64_t i = 0; i < mof_tensor_numel(t); i++)
-        d[i] = rng_float(&f->rng, lo, hi);
+        d[i] = passtest_rng_float(&f->rng, lo, hi);
     mof_value *v = mof_graph_add_initializer(f->g, name, t);
     ck_assert_ptr_nonnull(v);
     ck_assert_str_eq(mof_value_name(v), name);
@@ -137,22 +132,6 @@ static mof_status run(struct fixture *f, const char *passes)
     return passtest_run(f, passes);
 }
 
-static mof_tensor *random_input(const mof_value *v, uint64_t *state)
-{
-    int rank = mof_value_rank(v);
-    int64_t dims[8];
-    ck_assert_int_ge(rank, 0);
-    ck_assert_int_le(rank, 8);
-    for (int i = 0; i < rank; i++)
-        dims[i] = mof_value_dim(v, (size_t)i);
-    mof_tensor *t = mof_tensor_create(MOF_DTYPE_FLOAT, (size_t)rank, dims);
-    ck_assert_ptr_nonnull(t);
-    float *d = mof_tensor_data_mut(t);
-    for (int64_t i = 0; i < mof_tensor_numel(t); i++)
-        d[i] = rng_float(state, -1.0f, 1.0f);
-    return t;
-}
-
 static void compare_output(size_t i, const char *name, const mof_tensor *a_t,
                            const mof_tensor *b_t, const void *arg)
 {
@@ -173,7 +152,7 @@ static void check_equivalent_tol(struct fixture *f, double rtol, double atol)
 {
     const double tol[2] = { rtol, atol };
     for (uint64_t seed = 1; seed <= 3; seed++)
-        passtest_check_equivalent(f, seed, NULL, random_input, compare_output, tol);
+        passtest_check_equivalent(f, seed, NULL, passtest_uniform_input, compare_output, tol);
 }
 
 static void check_equivalent(struct fixture *f, double rtol)
@@ -972,7 +951,7 @@ static void write_calibration(struct fixture *f, const char *dir, int64_t sample
     mof_tensor *all = mof_tensor_create(MOF_DTYPE_FLOAT, 4, dims);
     float *d = mof_tensor_data_mut(all);
     for (int64_t i = 0; i < mof_tensor_numel(all); i++)
-        d[i] = rng_float(&f->rng, -1.0f, 1.0f);
+        d[i] = passtest_rng_float(&f->rng, -1.0f, 1.0f);
     char path[512];
     snprintf(path, sizeof path, "%s/X.npy", dir);
     ck_assert_status(f->ctx, mof_tensor_save(f->ctx, all, NULL, path), MOF_OK);
@@ -1011,7 +990,7 @@ static void check_compensation(bool calibrated, bool activation)
         write_calibration(&f, dir, 5, 3, 8, 8, sets);
         n_sets = 5;
     } else {
-        sets[0] = random_input(mof_graph_input(f.g, 0), &f.rng);
+        sets[0] = passtest_uniform_input(mof_graph_input(f.g, 0), &f.rng);
     }
     snprintf(passes, sizeof passes, "prune-channels(ratio=0.5%s%s%s%s)",
              calibrated ? ",calibration='" : "", calibrated ? dir : "", calibrated ? "'" : "",

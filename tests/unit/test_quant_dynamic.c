@@ -35,11 +35,6 @@ static void fixture_init(struct fixture *f, int64_t opset)
     f->rng = 777;
 }
 
-static float rng_float(uint64_t *state, float lo, float hi)
-{
-    return lo + (hi - lo) * (float)(rng_next(state) % 1000003) / 1000003.0f;
-}
-
 /* A random float initializer of the given shape, uniform in [-amp, amp). */
 static mof_value *weight(struct fixture *f, const char *name, size_t rank,
                          const int64_t *dims, float amp)
@@ -48,7 +43,7 @@ static mof_value *weight(struct fixture *f, const char *name, size_t rank,
     ck_assert_ptr_nonnull(t);
     float *d = mof_tensor_data_mut(t);
     for (int64_t i = 0; i < mof_tensor_numel(t); i++)
-        d[i] = rng_float(&f->rng, -amp, amp);
+        d[i] = passtest_rng_float(&f->rng, -amp, amp);
     mof_value *v = mof_graph_add_initializer(f->g, name, t);
     ck_assert_ptr_nonnull(v);
     return v;
@@ -70,21 +65,6 @@ static mof_node *node(struct fixture *f, const char *op, const char *name, size_
 static void output(struct fixture *f, mof_node *n)
 {
     ck_assert_status(f->ctx, mof_graph_add_output(f->g, mof_node_output(n, 0)), MOF_OK);
-}
-
-static mof_tensor *uniform_input(const mof_value *v, uint64_t *state)
-{
-    int64_t dims[8];
-    int rank = mof_value_rank(v);
-    ck_assert_int_le(rank, 8);
-    for (int i = 0; i < rank; i++)
-        dims[i] = mof_value_dim(v, (size_t)i);
-    mof_tensor *t = mof_tensor_create(MOF_DTYPE_FLOAT, (size_t)rank, dims);
-    ck_assert_ptr_nonnull(t);
-    float *d = mof_tensor_data_mut(t);
-    for (int64_t i = 0; i < mof_tensor_numel(t); i++)
-        d[i] = rng_float(state, -1.0f, 1.0f);
-    return t;
 }
 
 /* The bound of the file comment for K terms, weights of largest magnitude wmax, a
@@ -133,8 +113,8 @@ static void compare_within(size_t i, const char *name, const mof_tensor *before,
 static double check_within(struct fixture *f, double abs)
 {
     struct tol t = { .abs = abs };
-    passtest_check_equivalent(f, 1, NULL, uniform_input, compare_within, &t);
-    passtest_check_equivalent(f, 2, NULL, uniform_input, compare_within, &t);
+    passtest_check_equivalent(f, 1, NULL, passtest_uniform_input, compare_within, &t);
+    passtest_check_equivalent(f, 2, NULL, passtest_uniform_input, compare_within, &t);
     ck_assert_msg(t.seen > 0, "the quantized model computes exactly the float one");
     return 10 * log10(t.sum_sq / t.sum_err);
 }
@@ -312,13 +292,8 @@ START_TEST(dynamic_needs_opset_11)
     int64_t xd[2] = { 2, 4 }, wd[2] = { 4, 4 };
     mof_value *x = input(&f, "x", 2, xd), *w = weight(&f, "W", 2, wd, 1.0f);
     output(&f, node(&f, "MatMul", "mm", 2, x, w, NULL));
-    mof_pipeline *p = mof_pipeline_parse_list(f.ctx, "quantize-dynamic");
-    ck_assert_ptr_nonnull(p);
-    mof_run_options opts;
-    mof_run_options_init(&opts);
-    ck_assert_int_lt(mof_pipeline_run(p, f.model, &opts, &f.report), 0);
+    passtest_run_fails(&f, "quantize-dynamic");
     ck_assert(mof_test_diag_contains(f.ctx, "needs opset 11"));
-    mof_pipeline_destroy(p);
     fixture_free(&f);
 }
 END_TEST
@@ -437,15 +412,10 @@ START_TEST(weights_refuses_what_cannot_move)
     int64_t xd[2] = { 2, 8 }, wd[2] = { 8, 8 };
     mof_value *x = input(&f, "x", 2, xd), *w = weight(&f, "W", 2, wd, 1.0f);
     output(&f, node(&f, "MatMul", "mm", 2, x, w, NULL));
-    mof_pipeline *p = mof_pipeline_parse_list(f.ctx, "quantize-weights(bits=4)");
-    ck_assert_ptr_nonnull(p);
-    mof_run_options opts;
-    mof_run_options_init(&opts);
-    ck_assert_int_lt(mof_pipeline_run(p, f.model, &opts, &f.report), 0);
+    passtest_run_fails(&f, "quantize-weights(bits=4)");
     ck_assert(mof_test_diag_contains(f.ctx, "is below 13"));
     f.g = mof_model_graph(f.model);
     ck_assert_int_eq(mof_model_opset(f.model, ""), 11);
-    mof_pipeline_destroy(p);
     /* int8 per tensor is possible at opset 11. */
     ck_assert_int_eq(passtest_run(&f, "quantize-weights"), MOF_OK);
     mof_node *dq = only_node(f.g, "DequantizeLinear");
@@ -461,14 +431,11 @@ START_TEST(weights_refuses_what_cannot_move)
     mof_node *gn = node(&f, "GroupNormalization", "gn", 3, mof_node_output(mm, 0), sc, bi);
     ck_assert_int_eq(mof_node_set_attr_int(gn, "num_groups", 2), MOF_OK);
     output(&f, gn);
-    p = mof_pipeline_parse_list(f.ctx, "quantize-weights(bits=4)");
-    ck_assert_ptr_nonnull(p);
-    ck_assert_int_lt(mof_pipeline_run(p, f.model, &opts, &f.report), 0);
+    passtest_run_fails(&f, "quantize-weights(bits=4)");
     ck_assert(mof_test_diag_contains(f.ctx, "changed shape at opset 21"));
     f.g = mof_model_graph(f.model); /* restored from the pass manager's snapshot */
     ck_assert_int_eq(mof_model_opset(f.model, ""), 18);
     ck_assert_uint_eq(count_op(f.g, "DequantizeLinear"), 0);
-    mof_pipeline_destroy(p);
     fixture_free(&f);
 }
 END_TEST

@@ -263,6 +263,41 @@ START_TEST(test_load_test_data)
 }
 END_TEST
 
+/* mof_list_data_sets: the test_data_set_<k> sub-folders, in numeric order of k. */
+START_TEST(test_list_data_sets)
+{
+    char *dir = make_tmpdir();
+    const char *names[] = { "test_data_set_10", "test_data_set_2", "other", "test_data_set_0" };
+    char *paths[4];
+    for (size_t i = 0; i < 4; i++) {
+        paths[i] = path_in(dir, names[i]);
+        ck_assert_int_eq(mkdir(paths[i], 0700), 0);
+    }
+    char **sets = NULL;
+    size_t n = 99;
+    ck_assert_int_eq(mof_list_data_sets(dir, &sets, &n), MOF_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(sets[0], paths[3]);
+    ck_assert_str_eq(sets[1], paths[1]);
+    ck_assert_str_eq(sets[2], paths[0]);
+    mof_data_sets_free(sets, n);
+    /* None there, or no folder: nothing, and no error. */
+    ck_assert_int_eq(mof_list_data_sets(paths[2], &sets, &n), MOF_OK);
+    ck_assert_ptr_null(sets);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(mof_list_data_sets("/nonexistent/folder", &sets, &n), MOF_OK);
+    ck_assert_ptr_null(sets);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(mof_list_data_sets(NULL, &sets, &n), MOF_ERR_INVALID_ARG);
+    for (size_t i = 0; i < 4; i++) {
+        rmdir(paths[i]);
+        free(paths[i]);
+    }
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ comparisons */
 
 START_TEST(test_compare_numbers)
@@ -661,6 +696,7 @@ static Suite *verify_suite(void)
     tcase_add_test(tc, test_random_deterministic);
     tcase_add_test(tc, test_random_needs_pins);
     tcase_add_test(tc, test_load_test_data);
+    tcase_add_test(tc, test_list_data_sets);
     tcase_add_test(tc, test_compare_numbers);
     tcase_add_test(tc, test_compare_special);
     tcase_add_test(tc, test_verify_models);

@@ -92,6 +92,17 @@ MOF_API mof_status mof_load_inputs(mof_context *ctx, const mof_model *model, con
 MOF_API mof_status mof_load_outputs(mof_context *ctx, const mof_model *model, const char *dir,
                                     size_t n_outputs, mof_tensor **outputs);
 
+/* The ONNX test-data sets of the folder dir: its sub-folders named test_data_set_<k>,
+ * as paths "dir/test_data_set_<k>", in numeric order of k (test_data_set_2 before
+ * test_data_set_10), each one input set for mof_load_inputs. *sets (owned: free it
+ * with mof_data_sets_free) and *n_sets are NULL and 0 when there is none or dir cannot
+ * be read. Reports nothing; returns MOF_OK, MOF_ERR_INVALID_ARG or MOF_ERR_NOMEM (then
+ * *sets is NULL). */
+MOF_API mof_status mof_list_data_sets(const char *dir, char ***sets, size_t *n_sets);
+
+/* Frees what mof_list_data_sets gave (NULL is a no-op). */
+MOF_API void mof_data_sets_free(char **sets, size_t n_sets);
+
 /* Drops the reference of each of the n tensors (NULL entries are skipped) and sets the
  * entries to NULL. */
 MOF_API void mof_tensors_release(size_t n, mof_tensor **tensors);
