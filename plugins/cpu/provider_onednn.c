@@ -1,9 +1,12 @@
 /* provider_onednn.c: the cpu backend's `kernels=onednn` provider.
  *
- * Convolutions (Conv, mof.FusedConv, with a residual Add and an activation folded in),
- * pooling (MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool), Adds of two 4-D
- * activations (with an activation folded in) and matrix products
- * with a constant right-hand side (Gemm, MatMul, mof.FusedGemm, mof.FusedMatMul) run
+ * Convolutions (Conv, mof.FusedConv, with a residual Add and an activation folded in;
+ * 3x3 stride-1 ones by Winograd where oneDNN has it, see mofrt_onednn.c), pooling
+ * (MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool), Adds of two 4-D
+ * activations (with an activation folded in), matrix products with a constant
+ * right-hand side (Gemm, MatMul, mof.FusedGemm, mof.FusedMatMul) or of two activations
+ * with the same batch dims (attention's MatMuls), Softmax and LayerNormalization
+ * along the last axis, and Concats along the channels of multiples of 16 channels run
  * as oneDNN primitives (Debian's oneDNN 2.6, which JITs AVX2/AVX-512 kernels); every
  * other node falls to the next provider (portable). The artifact links -ldnnl and
  * -lgomp and carries runtime/mofrt_onednn.{c,h}.
@@ -16,13 +19,14 @@
  * inside an op (nChw16c where oneDNN runs AVX-512 kernels, else nChw8c: the runtime
  * picks; plain NCHW falls to an im2col GEMM at about 60% of their speed). The output
  * of a group of ours is also STORED blocked when every reader of it is ours: the data
- * input of a convolution or pooling, or an operand of an Add that is ours whatever the
- * emitter's grouping (use_is_ours). The producer, always emitted before its readers,
- * records the decision; readers look it up, so the blocked chain runs through
- * residual Adds (a binary post-op reads the blocked residual) and conv + Add + Relu
- * groups. With C % 8 == 0 the blocked form has exactly the plain form's bytes, so the
- * arena plan is unchanged. Elsewhere (graph inputs and outputs, views, other kernels)
- * tensors are plain, and an op converts through its scratch memory at the boundary.
+ * input of a convolution or pooling, an input of a Concat of ours, or an operand of an
+ * Add that is ours whatever the emitter's grouping (use_is_ours). The producer, always
+ * emitted before its readers, records the decision; readers look it up, so the blocked
+ * chain runs through residual Adds (a binary post-op reads the blocked residual), conv
+ * + Add + Relu groups and channel Concats. With C % 8 == 0 the blocked form has
+ * exactly the plain form's bytes, so the arena plan is unchanged. Elsewhere (graph
+ * inputs and outputs, views, other kernels) tensors are plain, and an op converts
+ * through its scratch memory at the boundary.
  * Adds of two 4-D activations that no convolution folds are ours too (a oneDNN
  * binary primitive with the activation after it), so that their operands may stay
  * blocked. */
@@ -42,7 +46,16 @@
 
 /* ------------------------------------------------------------------ what we claim */
 
-typedef enum op_kind { OP_NONE = 0, OP_CONV, OP_POOL, OP_MATMUL, OP_ADD } op_kind;
+typedef enum op_kind {
+    OP_NONE = 0,
+    OP_CONV,
+    OP_POOL,
+    OP_MATMUL,
+    OP_ADD,
+    OP_CONCAT,
+    OP_SOFTMAX,
+    OP_LAYERNORM
+} op_kind;
 
 static bool is_op(const mof_node *n, const char *domain, const char *op)
 {
@@ -72,6 +85,13 @@ static op_kind kind_of(const mof_node *n)
         return OP_MATMUL;
     if (is_op(n, "", "Add"))
         return OP_ADD;
+    if (is_op(n, "", "Concat"))
+        return OP_CONCAT;
+    if (is_op(n, "", "Softmax"))
+        return OP_SOFTMAX;
+    if (is_op(n, "", "LayerNormalization")
+        || is_op(n, MOF_FUSED_DOMAIN, MOF_OP_LAYER_NORMALIZATION))
+        return OP_LAYERNORM;
     return OP_NONE;
 }
 
@@ -89,6 +109,111 @@ static bool ints_all(const mof_node *n, const char *name, int64_t lo, size_t wan
     return true;
 }
 
+/* A Concat of 4-D activations along the channels, each input's channel count a
+ * multiple of 16: each input is then a whole number of channel blocks (of 8 or 16),
+ * so in both layouts image b of input i is one contiguous run of the output, at
+ * (b * C + c_offset) * H * W floats; the Concat is a copy (or a reorder) per input
+ * into that run, and keeps the blocked chain of SqueezeNet's fire modules. */
+static bool concat_supported(const mof_node *node, const char **why)
+{
+    const mof_value *y = mof_node_output(node, 0);
+    size_t ni = mof_node_n_inputs(node);
+    *why = "oneDNN Concats here join 4-D activations along the channels, each a "
+           "multiple of 16 channels";
+    if (ni < 1 || mof_value_rank(y) != 4 || mof_node_n_outputs(node) != 1)
+        return false;
+    int64_t axis = mof_node_attr_int(node, "axis", 0);
+    if (axis != 1 && axis != -3)
+        return false;
+    for (size_t i = 0; i < ni; i++) {
+        const mof_value *x = mof_node_input(node, i);
+        if (!is_float(x) || mof_value_is_constant(x) || mof_value_rank(x) != 4)
+            return false;
+        for (size_t d = 0; d < 4; d++) {
+            int64_t v = mof_value_dim(x, d);
+            if (v <= 0 || (d != 1 && v != mof_value_dim(y, d)))
+                return false;
+        }
+        if (mof_value_dim(x, 1) % 16 != 0)
+            return false;
+    }
+    return true;
+}
+
+static int64_t opset_of(const mof_node *n)
+{
+    const mof_model *m = mof_graph_model(mof_node_graph(n));
+    return m ? mof_model_opset(m, mof_node_domain(n)) : -1;
+}
+
+/* Whether every dim of v is known. */
+static bool all_static(const mof_value *v)
+{
+    if (!v || !mof_value_has_type(v) || mof_value_rank(v) < 0)
+        return false;
+    for (size_t d = 0; d < (size_t)mof_value_rank(v); d++)
+        if (mof_value_dim(v, d) < 0)
+            return false;
+    return true;
+}
+
+/* Softmax and LayerNormalization along the last axis only (rows of a matrix). */
+static bool rows_supported(const mof_node *node, op_kind k, const char **why)
+{
+    const mof_value *x = mof_node_input(node, 0);
+    int64_t r = mof_value_rank(x);
+    *why = "oneDNN normalizes along the last axis of a static tensor here";
+    if (r < 1 || !all_static(x))
+        return false;
+    if (k == OP_SOFTMAX) {
+        int64_t axis = mof_node_attr_int(node, "axis", opset_of(node) >= 13 ? -1 : 1);
+        /* (before opset 13 the axis flattens the tail: the same for the last axis) */
+        return (axis < 0 ? axis + r : axis) == r - 1;
+    }
+    int64_t axis = mof_node_attr_int(node, "axis", -1);
+    if ((axis < 0 ? axis + r : axis) != r - 1)
+        return false;
+    int64_t len = mof_value_dim(x, (size_t)(r - 1));
+    *why = "oneDNN layer normalization here has constant Scale and B of the last axis "
+           "and only its Y output";
+    for (size_t i = 1; i < mof_node_n_outputs(node); i++)
+        if (mof_node_output(node, i))
+            return false;
+    for (size_t i = 1; i < 3 && i < mof_node_n_inputs(node); i++) {
+        const mof_value *c = mof_node_input(node, i);
+        if (!c && i == 2)
+            continue;
+        if (!c || !is_float(c) || !mof_value_is_constant(c) || !all_static(c))
+            return false;
+        int64_t n = 1;
+        for (size_t d = 0; d < (size_t)mof_value_rank(c); d++)
+            n *= mof_value_dim(c, d);
+        if (n != len)
+            return false;
+    }
+    return mof_node_n_inputs(node) >= 2;
+}
+
+/* A MatMul of two activations: same batch dims (no broadcasting), static. */
+static bool bmm_supported(const mof_node *node, const char **why)
+{
+    const mof_value *a = mof_node_input(node, 0), *b = mof_node_input(node, 1);
+    *why = "oneDNN products of two activations here have equal batch dims";
+    if (!is_float(b) || !all_static(a) || !all_static(b))
+        return false;
+    int64_t r = mof_value_rank(a);
+    if (r < 2 || mof_value_rank(b) != r)
+        return false;
+    for (size_t d = 0; d + 2 < (size_t)r; d++)
+        if (mof_value_dim(a, d) != mof_value_dim(b, d))
+            return false;
+    if (mof_value_dim(a, (size_t)r - 1) != mof_value_dim(b, (size_t)r - 2))
+        return false;
+    *why = "unknown activation";
+    float p[2];
+    return cpu_node_activation(node, p) != MOF_ACTIVATION_UNKNOWN;
+}
+
 static bool onednn_supports(const mof_node *node, const char **why)
 {
     op_kind k = kind_of(node);
@@ -99,6 +224,10 @@ static bool onednn_supports(const mof_node *node, const char **why)
     *why = "oneDNN kernels take float tensors";
     if (!is_float(x) || !is_float(mof_node_output(node, 0)))
         return false;
+    if (k == OP_CONCAT)
+        return concat_supported(node, why);
+    if (k == OP_SOFTMAX || k == OP_LAYERNORM)
+        return rows_supported(node, k, why);
     if (k == OP_ADD) {
         /* two activations of one static 4-D shape (the residual Adds that no
          * convolution folds, so that their operands may stay blocked) */
@@ -145,10 +274,12 @@ static bool onednn_supports(const mof_node *node, const char **why)
     }
     /* matrix products */
     const mof_value *b = mof_node_input(node, 1);
+    bool gemm = is_op(node, "", "Gemm") || is_op(node, MOF_FUSED_DOMAIN, MOF_OP_FUSED_GEMM);
+    if (!gemm && b && !mof_value_is_constant(b))
+        return bmm_supported(node, why);
     *why = "oneDNN matrix products here have a constant 2-D right-hand side";
     if (!b || !mof_value_is_constant(b) || mof_value_rank(b) != 2 || mof_value_rank(x) < 1)
         return false;
-    bool gemm = is_op(node, "", "Gemm") || is_op(node, MOF_FUSED_DOMAIN, MOF_OP_FUSED_GEMM);
     if (gemm) {
         const mof_value *c = mof_node_n_inputs(node) > 2 ? mof_node_input(node, 2) : NULL;
         *why = "Gemm with transA or a non-constant C";
@@ -217,6 +348,8 @@ static bool use_is_ours(const mof_value *v, const mof_node *u, int idx)
     op_kind k = u ? kind_of(u) : OP_NONE;
     if (k == OP_CONV || k == OP_POOL)
         return idx == 0 && onednn_supports(u, &why);
+    if (k == OP_CONCAT)
+        return idx >= 0 && onednn_supports(u, &why);
     if (!u || !is_add(u) || !onednn_supports(u, &why) || idx < 0 || idx > 1)
         return false;
     const mof_value *other = mof_node_input(u, (size_t)(1 - idx));
@@ -699,6 +832,112 @@ static mof_status emit_add(cpu_emit *e, const cpu_group *g, const names *nm, con
     return MOF_OK;
 }
 
+/* A Concat along the channels (concat_supported): per input a copy, or a reorder where
+ * the input's stored layout is not the output's, into its run of each image. */
+static mof_status emit_concat(cpu_emit *e, const cpu_group *g, const names *nm,
+                              const char *id)
+{
+    const mof_node *n = g->node;
+    const cpu_tensor *y = g->out;
+    if (!y || y->rank != 4)
+        return cpu_emit_error(e, n, MOF_ERR_UNSUPPORTED, "Concat of unknown shapes");
+    size_t scratch = 0;
+    operand oy;
+    mof_status st = operand_setup(e, &oy, y, can_store_blocked(y), false, &scratch);
+    if (st != MOF_OK)
+        return st;
+    int64_t hw = y->dims[2] * y->dims[3], c_off = 0;
+    char l1[96], l2[96], which[32];
+    for (size_t i = 0; i < mof_node_n_inputs(n); i++) {
+        const cpu_tensor *x = cpu_emit_tensor(e, mof_node_input(n, i));
+        if (!x || x->rank != 4)
+            return cpu_emit_error(e, n, MOF_ERR_UNSUPPORTED, "Concat of unknown shapes");
+        int64_t ci = x->dims[1];
+        snprintf(which, sizeof which, "c%zu", i);
+        cpu_emit_printf(e, CPU_SEC_CREATE,
+                        "m->%s_%s = %s_onednn_reorder_create(m->onednn, 1, %lld, %lld, "
+                        "%lld, %s, %s);\n",
+                        id, which, nm->rt, (long long)ci, (long long)y->dims[2],
+                        (long long)y->dims[3],
+                        layout_c(nm, stored_blocked(e, x), l1, sizeof l1),
+                        layout_c(nm, oy.stored_blocked, l2, sizeof l2));
+        emit_check_create(e, nm, id, which);
+        cpu_emit_printf(e, CPU_SEC_RUN,
+                        "{\n    long b;\n    for (b = 0; b < %lldL; b++)\n"
+                        "        if (%s_onednn_op_run(m->%s_%s, %s + b * %lldL, "
+                        "%s + b * %lldL + %lldL, NULL) != 0)\n"
+                        "            return %s_ERR_%s;\n}\n",
+                        (long long)y->dims[0], nm->rt, id, which, x->expr,
+                        (long long)(ci * hw), oy.expr, (long long)(y->dims[1] * hw),
+                        (long long)(c_off * hw), nm->PU, ERR_RUN);
+        c_off += ci;
+    }
+    if (c_off != y->dims[1])
+        return cpu_emit_error(e, n, MOF_ERR_INVALID_ARG,
+                              "Concat's inputs have %lld channels, its output %lld",
+                              (long long)c_off, (long long)y->dims[1]);
+    return MOF_OK;
+}
+
+/* Softmax / LayerNormalization along the last axis: rows of a matrix. */
+static mof_status emit_rows(cpu_emit *e, const cpu_group *g, const names *nm, const char *id,
+                            op_kind k)
+{
+    const mof_node *n = g->node;
+    const cpu_tensor *x = cpu_emit_tensor(e, mof_node_input(n, 0));
+    const cpu_tensor *y = g->out;
+    if (!x || !y || x->rank < 1 || x->numel != y->numel)
+        return cpu_emit_error(e, n, MOF_ERR_UNSUPPORTED, "normalization of unknown shapes");
+    int64_t len = x->dims[x->rank - 1], rows = len > 0 ? x->numel / len : 0;
+    if (k == OP_SOFTMAX) {
+        cpu_emit_printf(e, CPU_SEC_CREATE,
+                        "m->%s_op = %s_onednn_softmax_create(m->onednn, %lld, %lld);\n", id,
+                        nm->rt, (long long)rows, (long long)len);
+    } else {
+        const char *sc = weight(e, n, 1), *bi = weight(e, n, 2);
+        if (!sc)
+            return cpu_emit_error(e, n, MOF_ERR_INTERNAL, "scale not in the blob");
+        cpu_emit_printf(e, CPU_SEC_CREATE,
+                        "m->%s_op = %s_onednn_layernorm_create(m->onednn, %lld, %lld, "
+                        "(float)%.9g, %s, %s);\n",
+                        id, nm->rt, (long long)rows, (long long)len,
+                        (double)mof_node_attr_float(n, "epsilon", 1e-5f), sc, bi ? bi : "NULL");
+    }
+    emit_check_create(e, nm, id, "op");
+    emit_run(e, nm, id, "op", x->expr, y->expr, "NULL");
+    return MOF_OK;
+}
+
+/* A product of two activations, batched over the leading dims. */
+static mof_status emit_bmm(cpu_emit *e, const cpu_group *g, const names *nm, const char *id)
+{
+    const mof_node *n = g->node;
+    const cpu_tensor *a = cpu_emit_tensor(e, mof_node_input(n, 0));
+    const cpu_tensor *b = cpu_emit_tensor(e, mof_node_input(n, 1));
+    const cpu_tensor *y = g->out;
+    if (!a || !b || !y || a->rank < 2 || b->rank != a->rank)
+        return cpu_emit_error(e, n, MOF_ERR_UNSUPPORTED, "matrix product of unknown shapes");
+    int64_t mm = a->dims[a->rank - 2], k = a->dims[a->rank - 1], nn = b->dims[b->rank - 1];
+    int64_t batch = mm * k > 0 ? a->numel / (mm * k) : 0;
+    float ap[2] = {0, 0};
+    mof_activation act = cpu_node_activation(n, ap);
+    for (size_t i = 0; i < g->n_post; i++) {
+        act = g->post[i].activation;
+        ap[0] = g->post[i].params[0];
+        ap[1] = g->post[i].params[1];
+    }
+    cpu_emit_printf(e, CPU_SEC_CREATE,
+                    "{\n%s_onednn_bmm_params p = {\n"
+                    "    .batch = %lld, .m = %lld, .k = %lld, .n = %lld,\n"
+                    "    .act = %s_ONEDNN_ACT_%s, .act_params = {%.9g, %.9g},\n};\n"
+                    "m->%s_op = %s_onednn_bmm_create(m->onednn, &p);\n}\n",
+                    nm->rt, (long long)batch, (long long)mm, (long long)k, (long long)nn,
+                    nm->RT, act_name(act), (double)ap[0], (double)ap[1], id, nm->rt);
+    emit_check_create(e, nm, id, "op");
+    emit_run(e, nm, id, "op", a->expr, y->expr, b->expr);
+    return MOF_OK;
+}
+
 static mof_status onednn_begin(cpu_emit *e)
 {
     names nm;
@@ -727,8 +966,18 @@ static mof_status onednn_emit(cpu_emit *e, const cpu_group *g)
     switch (kind_of(g->node)) {
     case OP_CONV: return emit_conv(e, g, &nm, id);
     case OP_POOL: return emit_pool(e, g, &nm, id);
-    case OP_MATMUL: return emit_matmul(e, g, &nm, id);
+    case OP_MATMUL: {
+        const mof_value *b = mof_node_input(g->node, 1);
+        bool gemm = is_op(g->node, "", "Gemm")
+                    || is_op(g->node, MOF_FUSED_DOMAIN, MOF_OP_FUSED_GEMM);
+        if (!gemm && b && !mof_value_is_constant(b))
+            return emit_bmm(e, g, &nm, id);
+        return emit_matmul(e, g, &nm, id);
+    }
+    case OP_SOFTMAX:
+    case OP_LAYERNORM: return emit_rows(e, g, &nm, id, kind_of(g->node));
     case OP_ADD: return emit_add(e, g, &nm, id);
+    case OP_CONCAT: return emit_concat(e, g, &nm, id);
     default: break;
     }
     return cpu_emit_error(e, g->node, MOF_ERR_INTERNAL, "not a oneDNN operator");
@@ -736,8 +985,9 @@ static mof_status onednn_emit(cpu_emit *e, const cpu_group *g)
 
 const cpu_provider cpu_provider_onednn = {
     .name = "onednn",
-    .summary = "oneDNN 2.x primitives (JIT AVX2/AVX-512) for convolutions, pooling and "
-               "matrix products; the rest portable",
+    .summary = "oneDNN 2.x primitives (JIT AVX2/AVX-512) for convolutions, pooling, "
+               "matrix products, softmax, layer norm and channel concats; the rest "
+               "portable",
     .flags = CPU_PROVIDER_SELECTABLE,
     .supports = onednn_supports,
     .accepts_post = onednn_accepts_post,

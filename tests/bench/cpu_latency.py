@@ -3,6 +3,11 @@
 ONNX Runtime (all graph optimizations, intra_op_num_threads = the same count), batch 1,
 side by side in one run; see run-cpu-latency.sh.
 
+With more than one thread, the onednn artifact is timed twice: as it comes (libgomp's
+default: worker threads spin a while at each barrier, like ORT's pool) and with
+OMP_WAIT_POLICY=PASSIVE (workers sleep: robust when the cores are shared; libgomp reads
+it at program start, so the caller sets it).
+
     cpu_latency.py --mof MOF --models DIR --pipeline CPU.XML [--runs N] [--threads 1 2] [names...]
 
 For each model: the artifact is emitted with examples/pipelines/cpu.xml (kernels and
@@ -32,9 +37,10 @@ def build(mof, pipeline, model, kernels, threads, work):
     return art
 
 
-def time_artifact(art, threads, runs):
+def time_artifact(art, threads, runs, env=None):
     r = subprocess.run(["./m_main", "-n", str(runs), "-t", str(threads), "-r", "1"],
-                       cwd=art, check=True, capture_output=True, text=True)
+                       cwd=art, check=True, capture_output=True, text=True,
+                       env=dict(os.environ, **(env or {})))
     m = re.search(r"median latency ([0-9.]+) ms", r.stdout)
     if not m:
         raise RuntimeError(f"no latency in: {r.stdout!r}")
@@ -94,17 +100,21 @@ def main():
     if a.runs < 20:
         sys.exit("cpu_latency.py: --runs must be at least 20")
     work = tempfile.mkdtemp(prefix="mof-cpu-latency.")
-    print("| model | threads | portable ms | onednn ms | ORT ms | portable/ORT | onednn/ORT |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | threads | portable ms | onednn ms | onednn passive ms | ORT ms "
+          "| portable/ORT | onednn/ORT | onednn passive/ORT |")
+    print("|---|---|---|---|---|---|---|---|---|")
     sizes = []
     for name in a.names:
         model = os.path.join(a.models, name + ".onnx")
         for t in a.threads:
-            row = {}
+            row = {"passive": float("nan")}
             for k in ("portable", "onednn"):
                 try:
                     art = build(a.mof, a.pipeline, model, k, t, work)
                     row[k] = time_artifact(art, t, a.runs)
+                    if k == "onednn" and t > 1:
+                        row["passive"] = time_artifact(art, t, a.runs,
+                                                       {"OMP_WAIT_POLICY": "PASSIVE"})
                     if t == a.threads[0]:
                         binary = os.path.getsize(os.path.join(art, "m_main"))
                         sizes.append((name, k, binary, arena_bytes(art),
@@ -116,8 +126,9 @@ def main():
                     print(f"<!-- {name} {k} {t}: failed: {str(e)[:200]} {err[-400:]} -->")
                     row[k] = float("nan")
             o = time_ort(model, t, a.runs)
-            print(f"| {name} | {t} | {row['portable']:.2f} | {row['onednn']:.2f} | {o:.2f} "
-                  f"| {row['portable'] / o:.2f} | {row['onednn'] / o:.2f} |", flush=True)
+            print(f"| {name} | {t} | {row['portable']:.3f} | {row['onednn']:.3f} "
+                  f"| {row['passive']:.3f} | {o:.3f} | {row['portable'] / o:.2f} "
+                  f"| {row['onednn'] / o:.2f} | {row['passive'] / o:.2f} |", flush=True)
     print()
     print("| model | kernels | m_main bytes | arena bytes | float weight bytes | arena/weights |")
     print("|---|---|---|---|---|---|")

@@ -10,6 +10,8 @@
 # Environment: MOF (mof binary; default $REPO/mof, else on PATH), MOF_BENCH_MODELS
 # (exports, default $REPO/build/bench-models; this uses its calibrated/ folder),
 # MOF_VENV (default $REPO/.venv), CC. Needs libdnnl-dev. Run on an idle machine.
+# With 2 threads the onednn artifacts are timed with libgomp's default wait policy and
+# with OMP_WAIT_POLICY=PASSIVE (see cpu_latency.py).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -36,8 +38,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "${CC:-cc}" -std=c99 -O2 -I"$repo/plugins/cpu/runtime" "$here/onednn_conv_bench.c" \
     "$repo/plugins/cpu/runtime/mofrt_onednn.c" -ldnnl -lgomp -o "$tmp/conv"
+# (GFLOP/s count the direct convolution's 2*MACs: with Winograd, the artifacts'
+# default for this shape, they are "effective" and may pass the FMA peak;
+# MOFRT_ONEDNN_WINOGRAD=0 times the direct kernels)
 for t in 1 2; do
     for l in blocked8 blocked16 plain; do
         "$tmp/conv" --threads "$t" --layout "$l"
     done
+    MOFRT_ONEDNN_WINOGRAD=0 "$tmp/conv" --threads "$t" --layout blocked16
 done

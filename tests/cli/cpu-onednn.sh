@@ -193,6 +193,37 @@ main (float[1,16,11,11] X, float[1,5,10,7] Y) => (float[1,16,6,6] M1, float[1,16
 TEOF
 model_check pools "$TMP/pools.onnxtxt" random "$TMP/bare.xml" mp1 mp2 mp3 ap1 ap2 ap3 gm1 ga1 mp4 ap4
 
+# Concat along the channels: of blocked convolution outputs read by a convolution (the
+# blocked chain), of a plain graph input and a blocked tensor, of three inputs with
+# negative axis read by a pooling and by a portable op, a concat that is a graph
+# output, batch 2 (one run per image); 24 channels stay portable (cx: not checked).
+cat > "$TMP/concat.onnxtxt" <<TEOF
+<ir_version: 8, opset_import: ["" : 14]>
+main (float[1,16,8,8] X, float[1,16,8,8] Z, float[2,16,6,6] B) => (float[1,16,8,8] Y1,
+      float[1,48,4,4] Y2, float[1,48,8,8] Y3, float[2,48,6,6] Y4, float[1,40,8,8] Y5,
+      float[1,48,8,8] Y6)
+   <$(w W1 16 16 1 1), $(w W2 32 16 3 3), $(w W3 16 48 1 1), $(w W4 32 16 1 1),
+    $(w W5 24 16 1 1)>
+{
+  ["c1"] a = Conv <kernel_shape = [1, 1]> (X, W1)
+  ["r1"] a1 = Relu (a)
+  ["c2"] b = Conv <kernel_shape = [3, 3], pads = [1, 1, 1, 1]> (a1, W2)
+  ["r2"] b1 = Relu (b)
+  ["cat1"] c = Concat <axis = 1> (a1, b1)
+  ["c3"] Y1 = Conv <kernel_shape = [1, 1]> (c, W3)
+  ["cat2"] d = Concat <axis = -3> (Z, a1, a1)
+  ["mp"] Y2 = MaxPool <kernel_shape = [2, 2], strides = [2, 2]> (d)
+  ["cat3"] Y3 = Concat <axis = 1> (b1, Z)
+  ["c4"] e = Conv <kernel_shape = [1, 1]> (B, W4)
+  ["cat4"] Y4 = Concat <axis = 1> (e, B)
+  ["c5"] f = Conv <kernel_shape = [1, 1]> (Z, W5)
+  ["cx"] Y5 = Concat <axis = 1> (f, Z)
+  ["n1"] Y6 = Neg (d)
+}
+TEOF
+model_check concat "$TMP/concat.onnxtxt" random "$TMP/bare.xml" c1 c2 c3 c4 cat1 cat2 cat3 \
+    cat4 mp
+
 # Matrix products: Gemm with transB, alpha, beta and C as a row, [1, n] or a scalar,
 # without C; MatMul of a 3-D A; an activation folded in (Relu after Gemm, and
 # mof.FusedGemm / mof.FusedMatMul made by fuse-activation).
@@ -215,6 +246,30 @@ main (float[4,24] X, float[2,3,24] T) => (float[4,10] Y1, float[4,10] Y2, float[
 TEOF
 model_check matmul "$TMP/matmul.onnxtxt" random "$TMP/bare.xml" g1 g2 g3 g4 mm1 mm2
 model_check matmul-fused "$TMP/matmul.onnxtxt" random "$TMP/fused.xml" g1 g2 g3 g4 mm1 mm2
+
+# Rows and products of two activations: Softmax along the last axis (3-D, and 2-D with
+# opset 17's default axis; sm3 along axis 1 stays portable), LayerNormalization with and
+# without B, MatMuls of two activations (3-D batched, 2-D, with a Relu folded in).
+cat > "$TMP/rows.onnxtxt" <<TEOF
+<ir_version: 8, opset_import: ["" : 17]>
+main (float[2,3,8] X, float[5,8] V, float[2,8,5] B, float[8,6] C) => (float[2,3,8] S1,
+      float[5,8] S2, float[2,3,8] S3, float[2,3,8] L1, float[5,8] L2, float[2,3,5] M1,
+      float[5,6] M2, float[2,3,5] M3)
+   <$(w G 8), $(w H 8)>
+{
+  ["sm1"] S1 = Softmax <axis = -1> (X)
+  ["sm2"] S2 = Softmax (V)
+  ["sm3"] S3 = Softmax <axis = 1> (X)
+  ["ln1"] L1 = LayerNormalization <epsilon = 0.001> (X, G, H)
+  ["ln2"] L2 = LayerNormalization <axis = 1> (V, G)
+  ["bm1"] M1 = MatMul (X, B)
+  ["bm2"] M2 = MatMul (V, C)
+  ["bm3"] m3 = MatMul (S1, B)
+  ["rl"] M3 = Relu (m3)
+}
+TEOF
+model_check rows "$TMP/rows.onnxtxt" random "$TMP/bare.xml" sm1 sm2 ln1 ln2 bm1 bm2 bm3
+model_check rows-fused "$TMP/rows.onnxtxt" random "$TMP/fused.xml" sm1 sm2 ln1 ln2 bm1 bm2 bm3
 
 # The benchmark architectures, where a Python with torch can export them.
 py=${MOF_PYTHON:-$top_srcdir/.venv/bin/python}

@@ -7,7 +7,12 @@
  * weights live in memory the op owns, in the primitive's preferred layout.
  *
  * Threads: oneDNN's CPU runtime is OpenMP (Debian's build) or TBB/sequential; with
- * OpenMP the op sets the calling thread's OpenMP thread count before it executes. */
+ * OpenMP the op sets the calling thread's OpenMP thread count before it executes (one
+ * thread for small ops, see SMALL_WORK). libgomp's workers spin a while at each
+ * barrier by default, as ONNX Runtime's do: fastest on idle cores, but when other
+ * processes share them a spinning worker can hold a core the other thread needs.
+ * OMP_WAIT_POLICY=PASSIVE in the environment of the program (libgomp reads it when the
+ * program starts, so a library cannot set it) makes them sleep instead. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200112L /* posix_memalign */
 #endif
@@ -25,10 +30,21 @@
 #include <omp.h>
 #endif
 
+/* Ops smaller than this (multiply-adds, or 8 per element moved) run on one thread:
+ * splitting them costs more than the second thread saves: a barrier of spinning
+ * workers (libgomp's default: cheap on idle cores, but a worker spinning while the
+ * other thread waits for a core shared with other processes stalls for a scheduler
+ * time slice, so SMALL_WORK is not lower: a transformer's matrices stay on one
+ * thread), or waking sleeping ones under OMP_WAIT_POLICY=PASSIVE (tens of
+ * microseconds or more: SMALL_WORK_PASSIVE). */
+#define SMALL_WORK 2e6
+#define SMALL_WORK_PASSIVE 4e6
+
 struct mofrt_onednn {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int n_threads;
+    double small_work; /* SMALL_WORK or SMALL_WORK_PASSIVE */
     int block;
     int refs;      /* ops alive, plus one until mofrt_onednn_destroy */
     void *scratch; /* the scratchpad every op shares (ops run one at a time) */
@@ -47,7 +63,7 @@ typedef struct op_arg {
     const void *bound;
 } op_arg;
 
-#define OP_MAX_ARGS 6
+#define OP_MAX_ARGS 8
 
 struct mofrt_onednn_op {
     mofrt_onednn *rt;
@@ -63,6 +79,7 @@ struct mofrt_onednn_op {
      * sbuf, out converts dbuf into dst. */
     mofrt_onednn_op *in, *out;
     float *sbuf, *dbuf;
+    int threads; /* OpenMP threads it was created for and runs with (<= 0: default) */
 };
 
 #if defined(__GNUC__)
@@ -96,6 +113,11 @@ mofrt_onednn *mofrt_onednn_create(int n_threads)
         return NULL;
     rt->n_threads = n_threads;
     rt->refs = 1;
+    /* the wait policy libgomp read from the same variable when the program started */
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    rt->small_work = policy && (!strcmp(policy, "PASSIVE") || !strcmp(policy, "passive"))
+                         ? SMALL_WORK_PASSIVE
+                         : SMALL_WORK;
     if (dnnl_engine_create(&rt->engine, dnnl_cpu, 0) != dnnl_success)
         goto fail;
     if (dnnl_stream_create(&rt->stream, rt->engine, dnnl_stream_default_flags)
@@ -189,25 +211,27 @@ static dnnl_status_t md_nchw(const mofrt_onednn *rt, dnnl_memory_desc_t *md, int
 
 /* oneDNN sizes its work split for the thread count when a primitive is created
  * (and runs with it), so the count is set before both. */
-static void set_threads(const mofrt_onednn *rt)
+static void set_threads(int n)
 {
 #if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
-    if (rt->n_threads > 0)
-        omp_set_num_threads(rt->n_threads);
+    if (n > 0 && omp_get_max_threads() != n)
+        omp_set_num_threads(n);
 #else
-    (void)rt;
+    (void)n;
 #endif
 }
 
-static mofrt_onednn_op *op_new(mofrt_onednn *rt)
+/* A new op of about `work` multiply-adds (see SMALL_WORK). */
+static mofrt_onednn_op *op_new(mofrt_onednn *rt, double work)
 {
-    set_threads(rt);
     mofrt_onednn_op *op = calloc(1, sizeof *op);
     if (!op) {
         rt_err(rt, dnnl_success, "out of memory");
         return NULL;
     }
     op->rt = rt;
+    op->threads = rt->n_threads > 1 && work < rt->small_work ? 1 : rt->n_threads;
+    set_threads(op->threads);
     rt->refs++;
     return op;
 }
@@ -357,10 +381,14 @@ static dnnl_status_t make_attr(dnnl_primitive_attr_t *attr, dnnl_post_ops_t *po)
     return dnnl_post_ops_create(po);
 }
 
-mofrt_onednn_op *mofrt_onednn_conv_create(mofrt_onednn *rt, const mofrt_onednn_conv_params *p,
-                                      const float *weights, const float *bias)
+/* A convolution computed by algorithm alg (dnnl_convolution_direct or _winograd). */
+static mofrt_onednn_op *conv_create(mofrt_onednn *rt, const mofrt_onednn_conv_params *p,
+                                    const float *weights, const float *bias,
+                                    dnnl_alg_kind_t alg)
 {
-    mofrt_onednn_op *op = op_new(rt);
+    int g = p->group > 1 ? p->group : 1;
+    mofrt_onednn_op *op =
+        op_new(rt, (double)p->n * p->k * p->oh * p->ow * (p->c / g) * p->kh * p->kw);
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -368,7 +396,6 @@ mofrt_onednn_op *mofrt_onednn_conv_create(mofrt_onednn *rt, const mofrt_onednn_c
     const char *what = "convolution";
     if (!op)
         return NULL;
-    int g = p->group > 1 ? p->group : 1;
     dnnl_memory_desc_t src, dst, wany, wuser, bmd;
     dnnl_dims_t wd5 = {g, p->k / g, p->c / g, p->kh, p->kw};
     dnnl_dims_t wd4 = {p->k, p->c, p->kh, p->kw};
@@ -420,7 +447,7 @@ mofrt_onednn_op *mofrt_onednn_conv_create(mofrt_onednn *rt, const mofrt_onednn_c
         goto fail;
     dnnl_convolution_desc_t cd;
     s = dnnl_dilated_convolution_forward_desc_init(
-        &cd, dnnl_forward_inference, dnnl_convolution_direct, &src, &wany,
+        &cd, dnnl_forward_inference, alg, &src, &wany,
         bias ? &bmd : NULL, &dst, strides, dil, pl, pr);
     if (s != dnnl_success)
         goto fail;
@@ -428,7 +455,9 @@ mofrt_onednn_op *mofrt_onednn_conv_create(mofrt_onednn *rt, const mofrt_onednn_c
         goto fail;
     /* The residual: a binary post-op reads it where it is when its layout is dst's;
      * otherwise a reorder first writes it into dst and a sum post-op adds to it. */
-    int binary_sum = p->has_sum && act_tag(rt, p->sum_layout, p->k) == act_tag(rt, dl, p->k);
+    /* (Winograd kernels take no binary post-op) */
+    int binary_sum = p->has_sum && act_tag(rt, p->sum_layout, p->k) == act_tag(rt, dl, p->k)
+                     && alg != dnnl_convolution_winograd;
     if (binary_sum
         && (s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &dst)) != dnnl_success)
         goto fail;
@@ -447,6 +476,7 @@ mofrt_onednn_op *mofrt_onednn_conv_create(mofrt_onednn *rt, const mofrt_onednn_c
     if ((s = dnnl_primitive_attr_set_post_ops(attr, po)) != dnnl_success)
         goto fail;
     what = "convolution primitive";
+    set_threads(op->threads); /* (the reorders above set theirs) */
     s = dnnl_primitive_desc_create(&pd, &cd, attr, rt->engine, NULL);
     if (s != dnnl_success)
         goto fail;
@@ -491,9 +521,29 @@ fail:
     return NULL;
 }
 
+/* 3x3 convolutions of stride 1, dense and ungrouped, between blocked tensors run
+ * Winograd's algorithm where oneDNN has it (AVX-512: F(2x2, 3x3) / F(4x4, 3x3), about
+ * half the multiplications; errors stay ~1e-6 relative on ResNet-18's logits), else
+ * the direct kernels. MOFRT_ONEDNN_WINOGRAD=0 in the environment turns it off. */
+mofrt_onednn_op *mofrt_onednn_conv_create(mofrt_onednn *rt, const mofrt_onednn_conv_params *p,
+                                      const float *weights, const float *bias)
+{
+    const char *env = getenv("MOFRT_ONEDNN_WINOGRAD");
+    if (p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1
+        && p->dil_w == 1 && p->group <= 1 && p->src_layout == MOFRT_ONEDNN_BLOCKED
+        && p->dst_layout == MOFRT_ONEDNN_BLOCKED && p->c % 16 == 0 && p->k % 16 == 0
+        && !(env && !strcmp(env, "0"))) {
+        mofrt_onednn_op *op = conv_create(rt, p, weights, bias, dnnl_convolution_winograd);
+        if (op)
+            return op;
+        rt->error[0] = 0; /* no Winograd kernel for it: the direct one */
+    }
+    return conv_create(rt, p, weights, bias, dnnl_convolution_direct);
+}
+
 mofrt_onednn_op *mofrt_onednn_pool_create(mofrt_onednn *rt, const mofrt_onednn_pool_params *p)
 {
-    mofrt_onednn_op *op = op_new(rt);
+    mofrt_onednn_op *op = op_new(rt, (double)p->n * p->c * p->oh * p->ow * p->kh * p->kw);
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -543,7 +593,7 @@ mofrt_onednn_op *mofrt_onednn_matmul_create(mofrt_onednn *rt,
                                         const mofrt_onednn_matmul_params *p,
                                         const float *b, const float *bias)
 {
-    mofrt_onednn_op *op = op_new(rt);
+    mofrt_onednn_op *op = op_new(rt, (double)p->m * p->k * p->n);
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -623,7 +673,7 @@ fail:
 
 mofrt_onednn_op *mofrt_onednn_binary_create(mofrt_onednn *rt, const mofrt_onednn_binary_params *p)
 {
-    mofrt_onednn_op *op = op_new(rt);
+    mofrt_onednn_op *op = op_new(rt, 8.0 * p->n * p->c * p->h * p->w);
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -661,10 +711,125 @@ fail:
     return NULL;
 }
 
+/* The end of the create functions below: frees what is left and returns op, or on
+ * failure records the reason and returns NULL. */
+static mofrt_onednn_op *op_done(mofrt_onednn_op *op, dnnl_status_t s, dnnl_primitive_desc_t pd,
+                                dnnl_post_ops_t po, dnnl_primitive_attr_t attr,
+                                const char *what)
+{
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    if (s == dnnl_success)
+        return op;
+    rt_err(op->rt, s, "%s", what);
+    mofrt_onednn_op_destroy(op);
+    return NULL;
+}
+
+mofrt_onednn_op *mofrt_onednn_softmax_create(mofrt_onednn *rt, int outer, int len)
+{
+    mofrt_onednn_op *op = op_new(rt, 8.0 * outer * len);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s;
+    if (!op)
+        return NULL;
+    dnnl_memory_desc_t x;
+    dnnl_dims_t d = {outer, len};
+    dnnl_softmax_v2_desc_t sd;
+    if ((s = dnnl_memory_desc_init_by_tag(&x, 2, d, dnnl_f32, dnnl_ab)) == dnnl_success
+        && (s = dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_inference,
+                                                  dnnl_softmax_accurate, &x, &x, 1))
+               == dnnl_success
+        && (s = make_attr(&attr, &po)) == dnnl_success
+        && (s = dnnl_primitive_desc_create(&pd, &sd, attr, rt->engine, NULL)) == dnnl_success
+        && (s = op_add_arg(op, DNNL_ARG_SRC, ARG_SRC, &x)) == dnnl_success
+        && (s = op_add_arg(op, DNNL_ARG_DST, ARG_DST, &x)) == dnnl_success)
+        s = op_finish(op, pd);
+    return op_done(op, s, pd, po, attr, "softmax");
+}
+
+mofrt_onednn_op *mofrt_onednn_layernorm_create(mofrt_onednn *rt, int rows, int len, float eps,
+                                             const float *scale, const float *bias)
+{
+    mofrt_onednn_op *op = op_new(rt, 8.0 * rows * len);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s;
+    if (!op)
+        return NULL;
+    dnnl_memory_desc_t x, v;
+    dnnl_dims_t d = {rows, len}, vd = {len};
+    dnnl_layer_normalization_desc_t ld;
+    unsigned flags = dnnl_use_scale | (bias ? dnnl_use_shift : 0u);
+    if ((s = dnnl_memory_desc_init_by_tag(&x, 2, d, dnnl_f32, dnnl_ab)) != dnnl_success
+        || (s = dnnl_memory_desc_init_by_tag(&v, 1, vd, dnnl_f32, dnnl_x)) != dnnl_success
+        || (s = dnnl_layer_normalization_forward_desc_init(&ld, dnnl_forward_inference, &x,
+                                                           NULL, eps, flags))
+               != dnnl_success
+        || (s = make_attr(&attr, &po)) != dnnl_success
+        || (s = dnnl_primitive_desc_create(&pd, &ld, attr, rt->engine, NULL)) != dnnl_success
+        || (s = op_add_arg(op, DNNL_ARG_SRC, ARG_SRC, &x)) != dnnl_success
+        || (s = op_add_arg(op, DNNL_ARG_DST, ARG_DST, &x)) != dnnl_success
+        || (s = op_add_arg(op, DNNL_ARG_SCALE, ARG_CONST, &v)) != dnnl_success)
+        return op_done(op, s, pd, po, attr, "layer normalization");
+    memcpy(op->args[op->n_args - 1].owned, scale, (size_t)len * sizeof(float));
+    if (bias) {
+        if ((s = op_add_arg(op, DNNL_ARG_SHIFT, ARG_CONST, &v)) != dnnl_success)
+            return op_done(op, s, pd, po, attr, "layer normalization");
+        memcpy(op->args[op->n_args - 1].owned, bias, (size_t)len * sizeof(float));
+    }
+    /* the statistics, where the implementation writes them: memory of the op's own */
+    const int stats[2] = {DNNL_ARG_MEAN, DNNL_ARG_VARIANCE};
+    for (int i = 0; i < 2; i++) {
+        const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md,
+                                                                     stats[i]);
+        if (md && dnnl_memory_desc_get_size(md) > 0
+            && (s = op_add_arg(op, stats[i], ARG_CONST, md)) != dnnl_success)
+            return op_done(op, s, pd, po, attr, "layer normalization statistics");
+    }
+    s = op_finish(op, pd);
+    return op_done(op, s, pd, po, attr, "layer normalization");
+}
+
+mofrt_onednn_op *mofrt_onednn_bmm_create(mofrt_onednn *rt, const mofrt_onednn_bmm_params *p)
+{
+    mofrt_onednn_op *op = op_new(rt, (double)p->batch * p->m * p->k * p->n);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s;
+    if (!op)
+        return NULL;
+    dnnl_memory_desc_t a, b, y;
+    dnnl_dims_t ad = {p->batch, p->m, p->k}, bd = {p->batch, p->k, p->n};
+    dnnl_dims_t yd = {p->batch, p->m, p->n};
+    dnnl_matmul_desc_t d;
+    if ((s = dnnl_memory_desc_init_by_tag(&a, 3, ad, dnnl_f32, dnnl_abc)) == dnnl_success
+        && (s = dnnl_memory_desc_init_by_tag(&b, 3, bd, dnnl_f32, dnnl_abc)) == dnnl_success
+        && (s = dnnl_memory_desc_init_by_tag(&y, 3, yd, dnnl_f32, dnnl_abc)) == dnnl_success
+        && (s = dnnl_matmul_desc_init(&d, &a, &b, NULL, &y)) == dnnl_success
+        && (s = make_attr(&attr, &po)) == dnnl_success
+        && (s = append_act(po, p->act, p->act_params)) == dnnl_success
+        && (s = dnnl_primitive_attr_set_post_ops(attr, po)) == dnnl_success
+        && (s = dnnl_primitive_desc_create(&pd, &d, attr, rt->engine, NULL)) == dnnl_success
+        && (s = op_add_arg(op, DNNL_ARG_SRC, ARG_SRC, &a)) == dnnl_success
+        && (s = op_add_arg(op, DNNL_ARG_WEIGHTS, ARG_SUM, &b)) == dnnl_success
+        && (s = op_add_arg(op, DNNL_ARG_DST, ARG_DST, &y)) == dnnl_success)
+        s = op_finish(op, pd);
+    return op_done(op, s, pd, po, attr, "batched matmul");
+}
+
 mofrt_onednn_op *mofrt_onednn_reorder_create(mofrt_onednn *rt, int n, int c, int h, int w,
                                          mofrt_onednn_layout from, mofrt_onednn_layout to)
 {
-    mofrt_onednn_op *op = op_new(rt);
+    mofrt_onednn_op *op = op_new(rt, 8.0 * n * c * h * w);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_status_t s;
@@ -751,7 +916,7 @@ int mofrt_onednn_op_run(mofrt_onednn_op *op, const float *src, float *dst, const
         }
         a->bound = want;
     }
-    set_threads(rt);
+    set_threads(op->threads);
     dnnl_status_t s = dnnl_primitive_execute(op->prim, rt->stream, op->n_args, op->exec);
     if (s == dnnl_success)
         s = dnnl_stream_wait(rt->stream);

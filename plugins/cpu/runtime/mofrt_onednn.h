@@ -21,6 +21,10 @@
  * (the fast JIT kernels, the direct and depthwise convolutions, want it); reorder ops
  * convert at the boundaries with other kernels.
  *
+ * Environment (names as in the artifact, where "MOFRT" is the runtime prefix in upper
+ * case, e.g. M_RT_ONEDNN_BLOCK): MOFRT_ONEDNN_BLOCK (above), MOFRT_ONEDNN_WINOGRAD=0
+ * (3x3 convolutions by the direct kernels only; see mofrt_onednn_conv_create).
+ *
  * Errors: a create function returns NULL and writes a one-line reason (oneDNN's status
  * and what was being built) into the handle's error buffer, mofrt_onednn_error(). */
 #ifndef MOFRT_ONEDNN_H
@@ -132,6 +136,26 @@ typedef struct mofrt_onednn_binary_params {
 
 mofrt_onednn_op *mofrt_onednn_binary_create(mofrt_onednn *rt,
                                           const mofrt_onednn_binary_params *p);
+
+/* Softmax over the rows of a row-major [outer, len] matrix (ONNX Softmax along the last
+ * axis). */
+mofrt_onednn_op *mofrt_onednn_softmax_create(mofrt_onednn *rt, int outer, int len);
+
+/* Layer normalization of the rows of a row-major [rows, len] matrix (ONNX
+ * LayerNormalization along the last axis): y = (x - mean) / sqrt(var + eps) * scale
+ * + bias; scale: len floats, bias: len floats or NULL (both copied). */
+mofrt_onednn_op *mofrt_onednn_layernorm_create(mofrt_onednn *rt, int rows, int len, float eps,
+                                             const float *scale, const float *bias);
+
+/* Batched product of two activations: Y[b] = act(A[b] B[b]), A [batch, m, k], B
+ * [batch, k, n], Y [batch, m, n], all row-major (run: src = A, sum = B). */
+typedef struct mofrt_onednn_bmm_params {
+    int batch, m, k, n;
+    mofrt_onednn_act act;
+    float act_params[2];
+} mofrt_onednn_bmm_params;
+
+mofrt_onednn_op *mofrt_onednn_bmm_create(mofrt_onednn *rt, const mofrt_onednn_bmm_params *p);
 
 /* A layout conversion of a tensor [n, c, h, w]. */
 mofrt_onednn_op *mofrt_onednn_reorder_create(mofrt_onednn *rt, int n, int c, int h, int w,
