@@ -491,8 +491,10 @@ void mofrt_sgemm(mofrt_pool *pool, int64_t M, int64_t N, int64_t K, const float 
     if (M <= 0 || N <= 0)
         return;
     /* mofrt_parallel_for splits over the whole pool: a pool larger than the scratch
-     * was sized for runs this GEMM on the caller's thread. */
-    if (flops < 2e5 || threads > sthreads)
+     * was sized for runs this GEMM on the caller's thread. Below 4 MFLOP (about 40 us
+     * of work) waking the pool's workers costs more than they save (a transformer's
+     * 32x128x128 products ran slower on 2 threads than on 1). */
+    if (flops < 4e6 || threads > sthreads)
         threads = 1;
     if (K <= 0) {
         /* An empty sum: the epilogue of zeros. */
