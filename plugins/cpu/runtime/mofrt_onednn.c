@@ -147,6 +147,13 @@ fail:
     return NULL;
 }
 
+void mofrt_onednn_prefer_block8(mofrt_onednn *rt)
+{
+    const char *env = getenv("MOFRT_ONEDNN_BLOCK");
+    if (!(env && (!strcmp(env, "8") || !strcmp(env, "16"))))
+        rt->block = 8;
+}
+
 /* Ops keep the runtime (its engine) alive: the artifact may destroy them in any order. */
 static void rt_unref(mofrt_onednn *rt)
 {

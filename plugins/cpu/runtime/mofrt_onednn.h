@@ -61,6 +61,10 @@ typedef struct mofrt_onednn_op mofrt_onednn_op;
 /* Creates the runtime; n_threads <= 0: oneDNN's default (all cores). NULL when out of
  * memory or when oneDNN has no CPU engine. */
 mofrt_onednn *mofrt_onednn_create(int n_threads);
+/* Asks for channel blocks of 8 instead of 16 on AVX-512 (a model whose activations have
+ * channel counts that are multiples of 8 but not of 16 then needs no 16c/8c copies);
+ * MOFRT_ONEDNN_BLOCK in the environment still wins. Call before creating ops. */
+void mofrt_onednn_prefer_block8(mofrt_onednn *rt);
 void mofrt_onednn_destroy(mofrt_onednn *rt);
 /* The last error (static buffer of rt; "" when none). */
 const char *mofrt_onednn_error(const mofrt_onednn *rt);
