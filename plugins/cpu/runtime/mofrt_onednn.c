@@ -154,6 +154,17 @@ void mofrt_onednn_prefer_block8(mofrt_onednn *rt)
         rt->block = 8;
 }
 
+/* Releases what an op's creation built (each may be NULL). */
+static void descs_free(dnnl_primitive_desc_t pd, dnnl_post_ops_t po, dnnl_primitive_attr_t attr)
+{
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+}
+
 /* Ops keep the runtime (its engine) alive: the artifact may destroy them in any order. */
 static void rt_unref(mofrt_onednn *rt)
 {
@@ -520,19 +531,12 @@ static mofrt_onednn_op *conv_create(mofrt_onednn *rt, const mofrt_onednn_conv_pa
     what = "convolution primitive";
     if ((s = op_finish(op, pd)) != dnnl_success)
         goto fail;
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_post_ops_destroy(po);
-    dnnl_primitive_attr_destroy(attr);
+    descs_free(pd, po, attr);
     return op;
 fail:
     rt_err(rt, s, "%s (%dx%d conv, %d->%d channels, %dx%d input, group %d)", what, p->kh,
            p->kw, p->c, p->k, p->h, p->w, g);
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    if (po)
-        dnnl_post_ops_destroy(po);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
+    descs_free(pd, po, attr);
     mofrt_onednn_op_destroy(op);
     return NULL;
 }
@@ -588,19 +592,12 @@ mofrt_onednn_op *mofrt_onednn_pool_create(mofrt_onednn *rt, const mofrt_onednn_p
         || (s = op_add_arg(op, DNNL_ARG_DST, ARG_DST, &dst)) != dnnl_success
         || (s = op_finish(op, pd)) != dnnl_success)
         goto fail;
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_post_ops_destroy(po);
-    dnnl_primitive_attr_destroy(attr);
+    descs_free(pd, po, attr);
     return op;
 fail:
     rt_err(rt, s, "pooling (%dx%d window, %d channels, %dx%d input)", p->kh, p->kw,
            p->c, p->h, p->w);
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    if (po)
-        dnnl_post_ops_destroy(po);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
+    descs_free(pd, po, attr);
     mofrt_onednn_op_destroy(op);
     return NULL;
 }
@@ -670,19 +667,12 @@ mofrt_onednn_op *mofrt_onednn_matmul_create(mofrt_onednn *rt,
     if ((s = op_finish(op, pd)) != dnnl_success)
         goto fail;
     free(scaled);
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_post_ops_destroy(po);
-    dnnl_primitive_attr_destroy(attr);
+    descs_free(pd, po, attr);
     return op;
 fail:
     rt_err(rt, s, "%s ([%d x %d] x [%d x %d])", what, p->m, p->k, p->k, p->n);
     free(scaled);
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    if (po)
-        dnnl_post_ops_destroy(po);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
+    descs_free(pd, po, attr);
     mofrt_onednn_op_destroy(op);
     return NULL;
 }
@@ -711,18 +701,11 @@ mofrt_onednn_op *mofrt_onednn_binary_create(mofrt_onednn *rt, const mofrt_onednn
         || (s = op_add_arg(op, DNNL_ARG_DST, ARG_DST, &y)) != dnnl_success
         || (s = op_finish(op, pd)) != dnnl_success)
         goto fail;
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_post_ops_destroy(po);
-    dnnl_primitive_attr_destroy(attr);
+    descs_free(pd, po, attr);
     return op;
 fail:
     rt_err(rt, s, "add of [%d, %d, %d, %d]", p->n, p->c, p->h, p->w);
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    if (po)
-        dnnl_post_ops_destroy(po);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
+    descs_free(pd, po, attr);
     mofrt_onednn_op_destroy(op);
     return NULL;
 }
