@@ -2,6 +2,7 @@
 #if MOFRT_THREADS
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <time.h>
 #endif
 #include <math.h>
 #include <stdlib.h>
@@ -30,15 +31,23 @@ void mofrt_free(void *p)
     free(raw);
 }
 
+/* The pool: workers spin a while on the generation counter before they sleep on a
+ * condition variable, and the caller spins a while on the pending count before it
+ * sleeps, so that back-to-back parallel loops (a network's layers) cost no system
+ * calls, while an idle pool sleeps. Spinning is bounded in time: MOFRT_SPIN_US in the
+ * environment (microseconds, default 1000; 0: never spin, for shared cores). */
 struct mofrt_pool {
     int n;
 #if MOFRT_THREADS
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t work, done;
-    unsigned long generation;
-    int pending;
-    int stop;
+    unsigned long generation; /* atomic: bumped once per parallel loop */
+    int pending;              /* atomic: workers still running the current loop */
+    int sleepers;             /* atomic: workers waiting on `work` */
+    int waiting;              /* atomic: 1 while the caller waits on `done` */
+    int stop;                 /* atomic */
+    double spin_s;
     mofrt_task fn;
     void *ctx;
     int64_t total;
@@ -46,6 +55,62 @@ struct mofrt_pool {
 };
 
 #if MOFRT_THREADS
+#if !defined(__GNUC__)
+#error "threads > 1 needs the __atomic builtins of gcc or clang (or build with threads=1)"
+#endif
+#define MOFRT_LD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define MOFRT_ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+#define MOFRT_ADD(x, v) __atomic_add_fetch(&(x), (v), __ATOMIC_SEQ_CST)
+
+static void mofrt_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static double mofrt_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Spins until done(p, arg) or p->spin_s seconds have passed; returns done's value. */
+static int mofrt_spin(mofrt_pool *p, int (*done)(mofrt_pool *, unsigned long),
+                      unsigned long arg)
+{
+    double until = 0;
+    long i;
+    if (p->spin_s <= 0)
+        return done(p, arg);
+    for (i = 0;; i++) {
+        if (done(p, arg))
+            return 1;
+        mofrt_relax();
+        if ((i & 255) == 255) {
+            double t = mofrt_now();
+            if (until == 0)
+                until = t + p->spin_s;
+            else if (t > until)
+                return 0;
+        }
+    }
+}
+
+static int mofrt_new_work(mofrt_pool *p, unsigned long seen)
+{
+    return MOFRT_LD(p->generation) != seen || MOFRT_LD(p->stop);
+}
+
+static int mofrt_all_done(mofrt_pool *p, unsigned long unused)
+{
+    (void)unused;
+    return MOFRT_LD(p->pending) == 0;
+}
+
 typedef struct mofrt_worker_arg {
     mofrt_pool *p;
     int index;
@@ -65,29 +130,44 @@ static void *mofrt_worker(void *arg)
     unsigned long seen = 0;
     free(arg);
     for (;;) {
-        mofrt_task fn;
-        void *ctx;
-        int64_t total, b, e;
-        pthread_mutex_lock(&p->mu);
-        while (!p->stop && p->generation == seen)
-            pthread_cond_wait(&p->work, &p->mu);
-        if (p->stop) {
+        int64_t b, e;
+        if (!mofrt_spin(p, mofrt_new_work, seen)) {
+            /* Sleep. The caller bumps the generation, then reads sleepers; this reads
+             * the generation after counting itself in: one of the two sees the
+             * other (all sequentially consistent), and the broadcast takes the mutex
+             * this holds until it waits. */
+            pthread_mutex_lock(&p->mu);
+            MOFRT_ADD(p->sleepers, 1);
+            while (!mofrt_new_work(p, seen))
+                pthread_cond_wait(&p->work, &p->mu);
+            MOFRT_ADD(p->sleepers, -1);
             pthread_mutex_unlock(&p->mu);
-            return NULL;
         }
-        seen = p->generation;
-        fn = p->fn;
-        ctx = p->ctx;
-        total = p->total;
-        pthread_mutex_unlock(&p->mu);
-        mofrt_chunk(total, p->n, a.index, &b, &e);
+        if (MOFRT_LD(p->stop))
+            return NULL;
+        seen = MOFRT_LD(p->generation);
+        mofrt_chunk(p->total, p->n, a.index, &b, &e);
         if (b < e)
-            fn(ctx, b, e, a.index);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
+            p->fn(p->ctx, b, e, a.index);
+        /* The same handshake with the caller waiting for the last worker. */
+        if (MOFRT_ADD(p->pending, -1) == 0 && MOFRT_LD(p->waiting)) {
+            pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
+}
+
+static double mofrt_spin_seconds(void)
+{
+    const char *env = getenv("MOFRT_SPIN_US");
+    if (env && *env) {
+        char *end = NULL;
+        double v = strtod(env, &end);
+        if (end && !*end && v >= 0)
+            return v * 1e-6;
+    }
+    return 1e-3;
 }
 #endif
 
@@ -105,6 +185,7 @@ mofrt_pool *mofrt_pool_create(int n)
             free(p);
             return NULL;
         }
+        p->spin_s = mofrt_spin_seconds();
         pthread_mutex_init(&p->mu, NULL);
         pthread_cond_init(&p->work, NULL);
         pthread_cond_init(&p->done, NULL);
@@ -137,7 +218,7 @@ void mofrt_pool_destroy(mofrt_pool *p)
     if (p->threads) {
         int i;
         pthread_mutex_lock(&p->mu);
-        p->stop = 1;
+        MOFRT_ST(p->stop, 1);
         pthread_cond_broadcast(&p->work);
         pthread_mutex_unlock(&p->mu);
         for (i = 1; i < p->n; i++)
@@ -163,21 +244,28 @@ void mofrt_parallel_for(mofrt_pool *p, int64_t n, mofrt_task fn, void *ctx)
 #if MOFRT_THREADS
     if (p && p->n > 1 && n > 1) {
         int64_t b, e;
-        pthread_mutex_lock(&p->mu);
+        /* Publish the loop, then the generation (workers read the loop after it). */
         p->fn = fn;
         p->ctx = ctx;
         p->total = n;
-        p->pending = p->n - 1;
-        p->generation++;
-        pthread_cond_broadcast(&p->work);
-        pthread_mutex_unlock(&p->mu);
+        MOFRT_ST(p->pending, p->n - 1);
+        MOFRT_ADD(p->generation, 1);
+        if (MOFRT_LD(p->sleepers) > 0) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_broadcast(&p->work);
+            pthread_mutex_unlock(&p->mu);
+        }
         mofrt_chunk(n, p->n, 0, &b, &e);
         if (b < e)
             fn(ctx, b, e, 0);
-        pthread_mutex_lock(&p->mu);
-        while (p->pending > 0)
-            pthread_cond_wait(&p->done, &p->mu);
-        pthread_mutex_unlock(&p->mu);
+        if (!mofrt_spin(p, mofrt_all_done, 0)) {
+            pthread_mutex_lock(&p->mu);
+            MOFRT_ST(p->waiting, 1);
+            while (MOFRT_LD(p->pending) != 0)
+                pthread_cond_wait(&p->done, &p->mu);
+            MOFRT_ST(p->waiting, 0);
+            pthread_mutex_unlock(&p->mu);
+        }
         return;
     }
 #endif
