@@ -8,14 +8,18 @@ default: worker threads spin a while at each barrier, like ORT's pool) and with
 OMP_WAIT_POLICY=PASSIVE (workers sleep: robust when the cores are shared; libgomp reads
 it at program start, so the caller sets it).
 
-    cpu_latency.py --mof MOF --models DIR --pipeline CPU.XML [--runs N] [--threads 1 2] [names...]
+    cpu_latency.py --mof MOF --models DIR --pipeline CPU.XML [--runs N] [--rounds R]
+                   [--threads 1 2] [names...]
 
-For each model: the artifact is emitted with examples/pipelines/cpu.xml (kernels and
-threads set),
-built with its Makefile, and timed by its example program (median of N runs after a
-warm-up run); ORT is timed the same way in this process. Prints one markdown row per
-(model, threads) with the ratios mof/ORT, then the artifact's binary size and arena
-size against the model's float weight bytes.
+For each model and thread count: the artifacts are emitted with the pipeline (kernels
+and threads set) and built with their Makefiles; then R rounds (default 5) each time
+every artifact with its example program (median of N runs after a warm-up, default
+20) and ONNX Runtime the same way in this process, one after the other. The time a
+run takes on this kind of machine (a VM on a shared host) drifts by up to 1.7x over
+seconds, both programs alike; alternating them pairs measurements taken moments apart:
+each ratio mof/ORT is the median of the per-round ratios (their range in brackets),
+each time the median over rounds. Prints one markdown row per (model, threads), then
+the artifact's binary size and arena size against the model's float weight bytes.
 """
 import argparse
 import os
@@ -52,7 +56,9 @@ def time_artifact(art, threads, runs, env=None):
     return float(m.group(1))
 
 
-def time_ort(model, threads, runs):
+def ort_session(model, threads):
+    """An ONNX Runtime session (all graph optimizations, threads intra-op) and its feeds,
+    warmed up."""
     import numpy as np
     import onnxruntime as ort
     so = ort.SessionOptions()
@@ -64,6 +70,11 @@ def time_ort(model, threads, runs):
     feeds = {i.name: rng.uniform(-1, 1, [d if isinstance(d, int) else 1 for d in i.shape])
              .astype(np.float32) for i in s.get_inputs()}
     s.run(None, feeds)
+    return s, feeds
+
+
+def time_ort(session, runs):
+    s, feeds = session
     t = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -96,7 +107,8 @@ def main():
     ap.add_argument("--mof", required=True)
     ap.add_argument("--models", required=True)
     ap.add_argument("--pipeline", required=True, help="examples/pipelines/cpu.xml")
-    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--isa", default="avx2", choices=["baseline", "avx2", "avx512"],
                     help="instruction set the artifacts are built for (default avx2)")
@@ -106,38 +118,62 @@ def main():
     a = ap.parse_args()
     global ISA
     ISA = a.isa
-    if a.runs < 20:
-        sys.exit("cpu_latency.py: --runs must be at least 20")
+    if a.runs < 20 or a.rounds < 1:
+        sys.exit("cpu_latency.py: --runs must be at least 20, --rounds at least 1")
     work = tempfile.mkdtemp(prefix="mof-cpu-latency.")
+    print(f"(each time: the median of {a.runs} runs after a warm-up; {a.rounds} rounds "
+          "alternate the programs, so that each ratio pairs measurements taken moments "
+          "apart; columns: the median over rounds, and each ratio's median over rounds "
+          "with its range)")
+    print()
     print("| model | threads | portable ms | onednn ms | onednn passive ms | ORT ms "
           "| portable/ORT | onednn/ORT | onednn passive/ORT |")
     print("|---|---|---|---|---|---|---|---|---|")
     sizes = []
+    nan = float("nan")
     for name in a.names:
         model = os.path.join(a.models, name + ".onnx")
         for t in a.threads:
-            row = {"passive": float("nan")}
+            # what each round times: (column, artifact folder, environment)
+            timed = []
             for k in ("portable", "onednn"):
                 try:
                     art = build(a.mof, a.pipeline, model, k, t, work)
-                    row[k] = time_artifact(art, t, a.runs)
-                    if k == "onednn" and t > 1:
-                        row["passive"] = time_artifact(art, t, a.runs,
-                                                       {"OMP_WAIT_POLICY": "PASSIVE"})
-                    if t == a.threads[0]:
-                        binary = os.path.getsize(os.path.join(art, "m_main"))
-                        sizes.append((name, k, binary, arena_bytes(art),
-                                      weight_bytes(model)))
-                except (subprocess.CalledProcessError, RuntimeError) as e:
-                    err = getattr(e, "stderr", b"") or b""
-                    if isinstance(err, bytes):
-                        err = err.decode(errors="replace")
+                except subprocess.CalledProcessError as e:
+                    err = (e.stderr or b"").decode(errors="replace")
                     print(f"<!-- {name} {k} {t}: failed: {str(e)[:200]} {err[-400:]} -->")
-                    row[k] = float("nan")
-            o = time_ort(model, t, a.runs)
-            print(f"| {name} | {t} | {row['portable']:.3f} | {row['onednn']:.3f} "
-                  f"| {row['passive']:.3f} | {o:.3f} | {row['portable'] / o:.2f} "
-                  f"| {row['onednn'] / o:.2f} | {row['passive'] / o:.2f} |", flush=True)
+                    continue
+                timed.append((k, art, None))
+                if k == "onednn" and t > 1:
+                    timed.append(("passive", art, {"OMP_WAIT_POLICY": "PASSIVE"}))
+                if t == a.threads[0]:
+                    binary = os.path.getsize(os.path.join(art, "m_main"))
+                    sizes.append((name, k, binary, arena_bytes(art), weight_bytes(model)))
+            session = ort_session(model, t)
+            ms = {k: [] for k, _, _ in timed}
+            ms["ort"] = []
+            for _ in range(a.rounds):
+                for k, art, env in timed:
+                    try:
+                        ms[k].append(time_artifact(art, t, a.runs, env))
+                    except (subprocess.CalledProcessError, RuntimeError) as e:
+                        print(f"<!-- {name} {k} {t}: run failed: {str(e)[:300]} -->")
+                        ms[k].append(nan)
+                ms["ort"].append(time_ort(session, a.runs))
+            del session
+
+            def med(k):
+                return statistics.median(ms[k]) if ms.get(k) else nan
+
+            def ratio(k):
+                if not ms.get(k):
+                    return "nan"
+                r = sorted(x / o for x, o in zip(ms[k], ms["ort"]))
+                return f"{statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})"
+
+            print(f"| {name} | {t} | {med('portable'):.3f} | {med('onednn'):.3f} "
+                  f"| {med('passive'):.3f} | {med('ort'):.3f} | {ratio('portable')} "
+                  f"| {ratio('onednn')} | {ratio('passive')} |", flush=True)
     print()
     print("| model | kernels | m_main bytes | arena bytes | float weight bytes | arena/weights |")
     print("|---|---|---|---|---|---|")
