@@ -16,6 +16,9 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200112L /* posix_memalign */
 #endif
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
+#endif
 #include "mofrt_onednn.h"
 
 #include <float.h>
@@ -23,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include <oneapi/dnnl/dnnl.h>
 
@@ -90,9 +96,16 @@ static void rt_err(mofrt_onednn *rt, dnnl_status_t s, const char *fmt, ...)
 
 static void *alloc64(size_t bytes)
 {
+    /* 2 MiB or more (weights, scratchpads): on a 2 MiB boundary, in transparent huge
+     * pages where Linux gives them on request (see mofrt_alloc in mofrt.c). */
+    size_t huge = (size_t)2 << 20, align = bytes >= huge ? huge : 64;
     void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
+    if (posix_memalign(&p, align, bytes ? bytes : 64) != 0)
         return NULL;
+#if defined(MADV_HUGEPAGE)
+    if (align == huge)
+        (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only */
+#endif
     return p;
 }
 
