@@ -286,6 +286,17 @@ static bool onednn_supports(const mof_node *node, const char **why)
         if (mof_node_attr_int(node, "transA", 0) != 0 || mof_value_rank(x) != 2
             || (c && !mof_value_is_constant(c)))
             return false;
+        /* beta * C becomes the bias: a row of n or one value (emit_matmul) */
+        *why = "Gemm's C is neither a row nor a scalar";
+        int64_t n = mof_value_dim(b, mof_node_attr_int(node, "transB", 0) ? 0 : 1);
+        if (c && mof_node_attr_float(node, "beta", 1.f) != 0.f) {
+            int64_t numel = 1;
+            size_t rank = mof_value_rank(c);
+            for (size_t i = 0; i < rank; i++)
+                numel *= mof_value_dim(c, i);
+            if ((numel != n && numel != 1) || rank > 2 || (rank == 2 && mof_value_dim(c, 0) != 1))
+                return false;
+        }
     } else if (mof_value_rank(x) < 2) {
         *why = "MatMul of a vector";
         return false;

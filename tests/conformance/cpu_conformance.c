@@ -21,13 +21,15 @@
  * Outputs are compared as tests/conformance/conformance.c does (testdata.c): floats within
  * |a - b| <= 1e-5 + 1e-3 |b| (NaN matches NaN), everything else exactly, shapes and
  * element types equal. A claimed test that the emitter refuses with an error before
- * writing anything (mof's backend run writes nothing on error) counts as not claimed,
- * listed apart with its reason; one that fails after writing fails. So do tests whose
- * data sets contradict their model (counted as "bad data", as in conformance.c).
+ * writing anything (mof's backend run writes nothing on error) is listed apart with its
+ * reason, not counted as claimed, and fails the run: `mof preflight` would have said
+ * the model is supported. Tests whose data sets contradict their model are counted
+ * as "bad data" (as in conformance.c).
  *
  * Prints a table per provider (op type: claimed, passed, failed; a test of several
- * ops counts under each) and totals. Exit status: 1 when a claimed test fails, 77
- * when the test data, the cpu backend or a C compiler is missing, 0 otherwise.
+ * ops counts under each) and totals. Exit status: 1 when a claimed test fails or is
+ * refused, 77 when the test data, the cpu backend or a C compiler is missing, 0
+ * otherwise.
  * Environment: CC (default cc), MOF_ONNX_NODE_TESTS (the data folder). */
 #define _POSIX_C_SOURCE 200809L /* strdup, mkdtemp, nftw */
 #define _XOPEN_SOURCE 700
@@ -965,7 +967,7 @@ static int run_provider(mof_context *ctx, const options *o, const char *kernels,
         case R_PASS: pt.passed++; pt.claimed++; break;
         case R_FAIL: pt.failed++; pt.claimed++; failed++; break;
         case R_NOT_CLAIMED: pt.not_claimed++; break;
-        case R_REFUSED: pt.refused++; break;
+        case R_REFUSED: pt.refused++; failed++; break;
         case R_LOAD_FAILED: pt.load_failed++; break;
         case R_BAD_DATA: pt.bad_data++; break;
         case R_NO_PROVIDER: pt.no_provider++; break;
@@ -986,7 +988,8 @@ static int run_provider(mof_context *ctx, const options *o, const char *kernels,
             printf("FAIL [%s] %s (%s%s): %s\n", kernels, t->name, t->prefix,
                    t->const_inputs ? ", later inputs constant" : "", t->why);
         else if (t->r == R_REFUSED)
-            printf("refused by the emitter [%s] %s: %s\n", kernels, t->name, t->why);
+            printf("REFUSED [%s] %s: pre-flight said supported, the emitter refused: %s\n",
+                   kernels, t->name, t->why);
         else if (t->r == R_BAD_DATA || t->r == R_LOAD_FAILED)
             printf("%s [%s] %s: %s\n", t->r == R_BAD_DATA ? "BAD DATA" : "LOAD", kernels,
                    t->name, t->why);
