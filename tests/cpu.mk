@@ -12,3 +12,7 @@ tests_unit_test_cpu_pool_SOURCES = tests/unit/test_cpu_pool.c plugins/cpu/runtim
 tests_unit_test_cpu_pool_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/plugins/cpu/runtime -DMOFRT_THREADS=1
 tests_unit_test_cpu_pool_CFLAGS = $(TEST_CFLAGS) -pthread
 tests_unit_test_cpu_pool_LDADD = $(CHECK_LIBS) -lm -lpthread
+
+# The portable artifacts cross-compiled for AArch64 and run under qemu-user.
+TESTS += tests/cli/cpu-aarch64.sh
+dist_check_SCRIPTS += tests/cli/cpu-aarch64.sh

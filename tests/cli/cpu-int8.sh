@@ -21,10 +21,7 @@ if ! command -v "$cc" >/dev/null 2>&1 && ! command -v make >/dev/null 2>&1; then
     echo "skip: no C compiler or make"
     exit 77
 fi
-if ! "$MOF" backends 2>/dev/null | grep -q '^ *cpu'; then
-    echo "skip: this mof has no cpu backend"
-    exit 77
-fi
+need_cpu_backend
 
 # ints N LO HI SEED: N comma-separated pseudo-random integers in [LO, HI].
 ints() {

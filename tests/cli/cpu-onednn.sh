@@ -16,10 +16,7 @@ if ! printf '#include <oneapi/dnnl/dnnl.h>\nint main(void){return dnnl_version()
     echo "skip: no oneDNN to build against (install libdnnl-dev)"
     exit 77
 fi
-if ! "$MOF" backends 2>/dev/null | grep -q '^ *cpu'; then
-    echo "skip: this mof has no cpu backend"
-    exit 77
-fi
+need_cpu_backend
 
 pipeline="$top_srcdir/examples/pipelines/cpu.xml"
 

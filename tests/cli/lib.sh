@@ -47,6 +47,14 @@ check() {
     fi
 }
 
+# need_cpu_backend: skips the script (77) when this mof has no cpu backend.
+need_cpu_backend() {
+    if ! "$MOF" backends 2>/dev/null | grep -q '^ *cpu'; then
+        echo "skip: this mof has no cpu backend"
+        exit 77
+    fi
+}
+
 # Shows what the last mof_run printed, to explain a failure.
 show_output() {
     sed 's/^/    stdout: /' "$TMP/stdout"

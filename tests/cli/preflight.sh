@@ -10,10 +10,7 @@
 # oneDNN provider, and -q.
 . "$(dirname "$0")/lib.sh"
 
-if ! "$MOF" backends 2>/dev/null | grep -q '^ *cpu'; then
-    echo "skip: this mof has no cpu backend"
-    exit 77
-fi
+need_cpu_backend
 pipeline="$top_srcdir/examples/pipelines/cpu.xml"
 
 cat > "$TMP/ok.onnxtxt" <<'EOF'
