@@ -211,6 +211,16 @@ static inline void mofrt_i8_blocking(int64_t k, int64_t cols, int64_t *ppb, int6
     *per_thread = mofrt_i8_align64((size_t)(n * psize));
 }
 
+/* The padded input of a convolution of n values: int16 values (the int16 path), or
+ * bytes with MOFRT_I8_XPAD_MARGIN bytes of slack before and after (the u8 path's
+ * im2col loads reach past the values it uses). */
+#define MOFRT_I8_XPAD_MARGIN 64
+static inline size_t mofrt_i8_xpad_bytes(int64_t n)
+{
+    size_t wide = (size_t)n * sizeof(int16_t), bytes = (size_t)n + 2 * MOFRT_I8_XPAD_MARGIN;
+    return mofrt_i8_align64(wide > bytes ? wide : bytes);
+}
+
 /* Bytes of scratch mofrt_i8_conv_run needs with `threads` threads: the padded input,
  * the k offsets, and a block per thread. */
 static inline size_t mofrt_i8_conv_scratch(const mofrt_i8_conv *p, int threads)
@@ -219,7 +229,7 @@ static inline size_t mofrt_i8_conv_scratch(const mofrt_i8_conv *p, int threads)
     int64_t k = p->c / p->groups * p->kh * p->kw, ppb, blocks;
     size_t per_thread;
     mofrt_i8_blocking(k, p->oh * p->ow, &ppb, &blocks, &per_thread);
-    return mofrt_i8_align64((size_t)(p->c * hp * wp) * sizeof(int16_t)) +
+    return mofrt_i8_xpad_bytes(p->c * hp * wp) +
            mofrt_i8_align64((size_t)k * sizeof(int32_t)) +
            (size_t)(threads < 1 ? 1 : threads) * per_thread;
 }
