@@ -184,6 +184,32 @@ struct gemm_job {
     const uint8_t *xpad8;
 };
 
+#if MOFRT_I8_AVX2 || MOFRT_I8_VNNI
+/* The runs of a panel's pixels (c0 .. c0 + NR - 1, those below cols) along output
+ * rows: run q covers pixels [a[q], b[q]), and with the horizontal stride sw pixel jj
+ * of run q reads the padded input at off[q] + jj * sw (plus the kernel position's
+ * offset). Returns the number of runs (0 to NR). The packers below load each run's
+ * values with one or two vector loads placed so that lane jj is pixel jj's value; the
+ * loads reach up to 32 values before and after the values used, inside the padded
+ * input's MOFRT_I8_XPAD_MARGIN bytes of slack. */
+static int pixel_runs(const gemm_job *j, int64_t c0, int64_t sw, const int64_t *po,
+                      int64_t *off, int *a, int *b)
+{
+    const mofrt_i8_conv *p = j->conv;
+    int n = 0;
+    for (int jj = 0; jj < NR && c0 + jj < j->cols;) {
+        int64_t row = (c0 + jj) / p->ow;
+        a[n] = jj;
+        while (jj < NR && c0 + jj < j->cols && (c0 + jj) / p->ow == row)
+            jj++;
+        b[n] = jj;
+        off[n] = po[a[n]] - (int64_t)a[n] * sw;
+        n++;
+    }
+    return n;
+}
+#endif
+
 static void gemm_task(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const gemm_job *j = (const gemm_job *)ctx;
@@ -282,21 +308,9 @@ static void micro_kernel8(int64_t k4, const int8_t *MOFRT_RESTRICT a,
     _mm256_storeu_si256((__m256i *)(acc[3] + 8), c31);
 }
 
-/* im2col of NR output pixels into quads of k from the padded uint8 input.
- *
- * With horizontal strides of 1 and 2 (nearly every convolution) the NR pixels fall
- * into a few runs along output rows (one run when they sit in one row; up to four at
- * 7x7), and along a run the bytes a kernel position reads are contiguous (stride 1)
- * or every other one (stride 2). Per run, one unaligned 16-byte load (two, and a
- * pack of their even bytes, for stride 2) placed so that byte jj is pixel jj's value,
- * masked to the run's pixels and OR-ed together: a few SSE2 operations per k instead
- * of NR byte gathers. The loads reach up to 32 bytes before and after the bytes
- * used; the padded input has MOFRT_I8_XPAD_MARGIN bytes of slack on both sides. */
-typedef struct pack_run {
-    int64_t off; /* offset of the load from the group's origin (may be negative) */
-    __m128i mask;
-} pack_run;
-
+/* im2col of NR output pixels into quads of k from the padded uint8 input: for strides
+ * 1 and 2, per run of pixel_runs one unaligned 16-byte load (two, and a pack of their
+ * even bytes, for stride 2), masked to the run and OR-ed together; SSE2. */
 static void conv_pack8(const gemm_job *j, int64_t g, int64_t c0, uint8_t *panel)
 {
     const mofrt_i8_conv *p = j->conv;
@@ -309,19 +323,15 @@ static void conv_pack8(const gemm_job *j, int64_t g, int64_t c0, uint8_t *panel)
         po[jj] = c < j->cols ? (c / p->ow) * p->sh * wp + (c % p->ow) * p->sw : 0;
     }
     if (p->sw == 1 || p->sw == 2) {
-        pack_run runs[NR];
-        int nruns = 0;
-        for (int jj = 0; jj < NR && c0 + jj < j->cols;) {
-            int a = jj;
-            int64_t row = (c0 + jj) / p->ow;
-            while (jj < NR && c0 + jj < j->cols && (c0 + jj) / p->ow == row)
-                jj++;
+        int64_t off[NR];
+        int ra[NR], rb[NR];
+        int nruns = pixel_runs(j, c0, p->sw, po, off, ra, rb);
+        __m128i mask[NR];
+        for (int q = 0; q < nruns; q++) {
             uint8_t m[NR];
             for (int t = 0; t < NR; t++)
-                m[t] = t >= a && t < jj ? 0xff : 0;
-            runs[nruns].off = po[a] - (int64_t)a * p->sw;
-            runs[nruns].mask = _mm_loadu_si128((const __m128i *)m);
-            nruns++;
+                m[t] = t >= ra[q] && t < rb[q] ? 0xff : 0;
+            mask[q] = _mm_loadu_si128((const __m128i *)m);
         }
         const __m128i even = _mm_set1_epi16(0x00ff), zero = _mm_setzero_si128();
         for (int64_t kq = 0; kq < k4; kq++) {
@@ -333,13 +343,13 @@ static void conv_pack8(const gemm_job *j, int64_t g, int64_t c0, uint8_t *panel)
                     continue;
                 const uint8_t *src = xg + j->kbase[kx];
                 for (int q = 0; q < nruns; q++) {
-                    const uint8_t *a = src + runs[q].off;
+                    const uint8_t *a = src + off[q];
                     __m128i v = _mm_loadu_si128((const __m128i *)a);
                     if (p->sw == 2) {
                         __m128i w = _mm_loadu_si128((const __m128i *)(a + 16));
                         v = _mm_packus_epi16(_mm_and_si128(v, even), _mm_and_si128(w, even));
                     }
-                    r[t] = _mm_or_si128(r[t], _mm_and_si128(v, runs[q].mask));
+                    r[t] = _mm_or_si128(r[t], _mm_and_si128(v, mask[q]));
                 }
             }
             /* four rows of NR bytes interleaved into quads */
@@ -441,16 +451,45 @@ static void conv_pack(const gemm_job *j, int64_t g, int64_t c0, int16_t *panel)
         }
     }
 #if MOFRT_I8_AVX2
-    /* Stride 1 and the NR pixels in one output row: each k reads NR contiguous values;
-     * two k are interleaved into pairs with unpack (and a lane fix-up). */
-    if (full && p->sw == 1 && c0 % p->ow + NR <= p->ow) {
-        const int16_t *xb = xg + po[0];
+    /* Strides 1 and 2: the runs of pixel_runs, one 256-bit load per run (two and a
+     * pack of the even values for stride 2); two k are interleaved into pairs with
+     * unpack (and a lane fix-up). */
+    if (p->sw == 1 || p->sw == 2) {
+        int64_t off[NR];
+        int ra[NR], rb[NR];
+        int nruns = pixel_runs(j, c0, p->sw, po, off, ra, rb);
+        __m256i mask[NR];
+        for (int q = 0; q < nruns; q++) {
+            int16_t m[NR];
+            for (int t = 0; t < NR; t++)
+                m[t] = (int16_t)(t >= ra[q] && t < rb[q] ? -1 : 0);
+            mask[q] = _mm256_loadu_si256((const __m256i *)m);
+        }
+        const __m256i low = _mm256_set1_epi32(0xffff);
         for (int64_t kk = 0; kk < k2; kk++) {
-            int64_t ka = 2 * kk, kb = 2 * kk + 1;
-            __m256i a = _mm256_loadu_si256((const __m256i *)(xb + j->kbase[ka]));
-            __m256i b = kb < k ? _mm256_loadu_si256((const __m256i *)(xb + j->kbase[kb]))
-                               : _mm256_setzero_si256();
-            __m256i lo = _mm256_unpacklo_epi16(a, b), hi = _mm256_unpackhi_epi16(a, b);
+            __m256i v2[2];
+            for (int t = 0; t < 2; t++) {
+                int64_t kx = 2 * kk + t;
+                v2[t] = _mm256_setzero_si256();
+                if (kx >= k)
+                    continue;
+                const int16_t *src = xg + j->kbase[kx];
+                for (int q = 0; q < nruns; q++) {
+                    const int16_t *a = src + off[q];
+                    __m256i v = _mm256_loadu_si256((const __m256i *)a);
+                    if (p->sw == 2) {
+                        /* the low halves of the 32-bit lanes, packed without saturation
+                         * (they are below 65536), then the 64-bit quads reordered */
+                        __m256i w = _mm256_loadu_si256((const __m256i *)(a + 16));
+                        v = _mm256_packus_epi32(_mm256_and_si256(v, low),
+                                                _mm256_and_si256(w, low));
+                        v = _mm256_permute4x64_epi64(v, 0xd8);
+                    }
+                    v2[t] = _mm256_or_si256(v2[t], _mm256_and_si256(v, mask[q]));
+                }
+            }
+            __m256i lo = _mm256_unpacklo_epi16(v2[0], v2[1]);
+            __m256i hi = _mm256_unpackhi_epi16(v2[0], v2[1]);
             _mm256_storeu_si256((__m256i *)(panel + kk * 2 * NR),
                                 _mm256_permute2x128_si256(lo, hi, 0x20));
             _mm256_storeu_si256((__m256i *)(panel + kk * 2 * NR + 16),
@@ -519,7 +558,7 @@ void mofrt_i8_conv_run(const mofrt_i8_conv *p, const int16_t *w, const int8_t *w
     conv_layout l;
     conv_layout_make(p, &l);
     unsigned char *s = (unsigned char *)scratch;
-    int16_t *xpad = (int16_t *)s;
+    int16_t *xpad = (int16_t *)(s + MOFRT_I8_XPAD_MARGIN);
     int32_t *kbase = (int32_t *)(s + l.xpad_bytes);
     int64_t cg = p->c / p->groups, kk = 0;
     for (int64_t c = 0; c < cg; c++)
@@ -739,10 +778,18 @@ void mofrt_i8_maxpool(const mofrt_i8_pool *p, const void *x, void *y, void *scra
             int64_t o = (c * p->oh + oy) * p->ow;
             for (int64_t ox = 0; ox < p->ow; ox++) {
                 int32_t best = -1000;
-                for (int64_t b = 0; b < p->kw; b++) {
-                    int64_t ix = ox * p->sw - p->pl + b * p->dw;
-                    if (ix >= 0 && ix < p->w && col[ix] > best)
-                        best = col[ix];
+                int64_t ix0 = ox * p->sw - p->pl;
+                if (ix0 >= 0 && ix0 + (p->kw - 1) * p->dw < p->w) {
+                    /* every tap inside the row: no bounds checks */
+                    const int16_t *cx = col + ix0;
+                    for (int64_t b = 0; b < p->kw; b++)
+                        best = cx[b * p->dw] > best ? cx[b * p->dw] : best;
+                } else {
+                    for (int64_t b = 0; b < p->kw; b++) {
+                        int64_t ix = ix0 + b * p->dw;
+                        if (ix >= 0 && ix < p->w && col[ix] > best)
+                            best = col[ix];
+                    }
                 }
                 if (p->x_signed)
                     ((int8_t *)y)[o + ox] = (int8_t)best;

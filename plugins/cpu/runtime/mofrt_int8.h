@@ -211,14 +211,13 @@ static inline void mofrt_i8_blocking(int64_t k, int64_t cols, int64_t *ppb, int6
     *per_thread = mofrt_i8_align64((size_t)(n * psize));
 }
 
-/* The padded input of a convolution of n values: int16 values (the int16 path), or
- * bytes with MOFRT_I8_XPAD_MARGIN bytes of slack before and after (the u8 path's
- * im2col loads reach past the values it uses). */
-#define MOFRT_I8_XPAD_MARGIN 64
+/* The padded input of a convolution of n values (int16 on the int16 path, bytes on the
+ * u8 path), with MOFRT_I8_XPAD_MARGIN bytes of slack before and after: the im2col
+ * loads reach up to 32 values past the values they use. */
+#define MOFRT_I8_XPAD_MARGIN 128
 static inline size_t mofrt_i8_xpad_bytes(int64_t n)
 {
-    size_t wide = (size_t)n * sizeof(int16_t), bytes = (size_t)n + 2 * MOFRT_I8_XPAD_MARGIN;
-    return mofrt_i8_align64(wide > bytes ? wide : bytes);
+    return mofrt_i8_align64((size_t)n * sizeof(int16_t) + 2 * MOFRT_I8_XPAD_MARGIN);
 }
 
 /* Bytes of scratch mofrt_i8_conv_run needs with `threads` threads: the padded input,
