@@ -8,6 +8,7 @@
 #if MOFRT_THREADS
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 #endif
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -55,7 +56,8 @@ void mofrt_free(void *p)
  * condition variable, and the caller spins a while on the pending count before it
  * sleeps, so that back-to-back parallel loops (a network's layers) cost no system
  * calls, while an idle pool sleeps. Spinning is bounded in time: MOFRT_SPIN_US in the
- * environment (microseconds, default 1000; 0: never spin, for shared cores). */
+ * environment (microseconds, default 1000, none when the pool has more threads than
+ * there are online processors; 0: never spin, for shared cores). */
 struct mofrt_pool {
     int n;
 #if MOFRT_THREADS
@@ -178,16 +180,20 @@ static void *mofrt_worker(void *arg)
     }
 }
 
-static double mofrt_spin_seconds(void)
+/* MOFRT_SPIN_US when set; else 1 ms, or no spinning when the pool has more threads
+ * than the machine has online processors (a spinning worker would hold a core that a
+ * preempted one needs, as libgomp also avoids). */
+static double mofrt_spin_seconds(int threads)
 {
     const char *env = getenv("MOFRT_SPIN_US");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (env && *env) {
         char *end = NULL;
         double v = strtod(env, &end);
         if (end && !*end && v >= 0)
             return v * 1e-6;
     }
-    return 1e-3;
+    return cpus > 0 && threads > cpus ? 0 : 1e-3;
 }
 #endif
 
@@ -205,7 +211,7 @@ mofrt_pool *mofrt_pool_create(int n)
             free(p);
             return NULL;
         }
-        p->spin_s = mofrt_spin_seconds();
+        p->spin_s = mofrt_spin_seconds(p->n);
         pthread_mutex_init(&p->mu, NULL);
         pthread_cond_init(&p->work, NULL);
         pthread_cond_init(&p->done, NULL);
