@@ -68,14 +68,7 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 static void tensor_info(cpu_buf *b, const cpu_tensor *t)
 {
     cpu_buf_printf(b, "    { \"");
-    for (const char *s = t->name; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            cpu_buf_printf(b, "\\%c", *s);
-        else if ((unsigned char)*s < 32 || *s == '?')
-            cpu_buf_printf(b, "\\%03o", (unsigned char)*s);
-        else
-            cpu_buf_append(b, s, 1);
-    }
+    cpu_buf_c_string(b, t->name);
     cpu_buf_printf(b, "\", %d, \"%s\", %zu, %d, {", (int)t->dtype, mof_dtype_name(t->dtype),
                    mof_dtype_size(t->dtype), t->rank);
     for (int i = 0; i < t->rank; i++)
@@ -85,7 +78,10 @@ static void tensor_info(cpu_buf *b, const cpu_tensor *t)
 
 static void comment_shape(cpu_buf *b, const cpu_tensor *t)
 {
-    cpu_buf_printf(b, " *   %-24s %-8s [", t->name, mof_dtype_name(t->dtype));
+    cpu_buf name = {0};
+    cpu_buf_comment(&name, t->name);
+    cpu_buf_printf(b, " *   %-24s %-8s [", name.data ? name.data : "", mof_dtype_name(t->dtype));
+    cpu_buf_free(&name);
     for (int i = 0; i < t->rank; i++)
         cpu_buf_printf(b, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
     cpu_buf_printf(b, "]\n");
@@ -141,11 +137,12 @@ static void write_header(cpu_emit *e, cpu_buf *b, const char *PU, const char *pr
         "#define %s_PEAK_LIVE %zuu /* peak of simultaneously live activations */\n"
         "#define %s_ARENA_ALIGN 64\n#define %s_WEIGHTS_SIZE %zuu\n"
         "#define %s_DEFAULT_THREADS %d\n"
+        "#define %s_PROFILE_ENTRIES %zu\n"
         "/* Instruction-set features the build needs (as __builtin_cpu_supports names them). */\n"
         "#define %s_CPU_FEATURES \"%s\"\n\n",
         PU, n_in, PU, n_out, PU, e->arena_act + e->scratch, PU, e->arena_act, PU, e->scratch,
-        PU, e->peak_live, PU, PU, e->blob_len, PU, (int)e->params->threads, PU,
-        e->isa.data ? e->isa.data : "");
+        PU, e->peak_live, PU, PU, e->blob_len, PU, (int)e->params->threads, PU, e->n_prof,
+        PU, e->isa.data ? e->isa.data : "");
     cpu_buf_printf(b,
         "/* Statuses. */\n"
         "#define %s_OK 0\n#define %s_ERR_NOMEM (-1)   /* out of memory */\n"
@@ -186,8 +183,51 @@ static void write_header(cpu_emit *e, cpu_buf *b, const char *PU, const char *pr
         "void %s_destroy(%s_model *m);\n"
         "/* A message for a status (static). */\n"
         "const char *%s_strerror(int status);\n\n"
+        "/* Time per node, to find the layers that cost: compiled with -D%s_PROFILE (make\n"
+        " * PROFILE=1), run() adds the wall time of each of the %s_PROFILE_ENTRIES entries\n"
+        " * (a node, with the element-wise nodes fused into it, in run order).\n"
+        " * %s_profile(m, i, &seconds) gives entry i's label (\"provider: Op name\") and its\n"
+        " * seconds over the runs since create() or %s_profile_reset, NULL past the last\n"
+        " * entry; %s_profile_runs counts those runs. Without it the times stay 0. */\n"
+        "const char *%s_profile(const %s_model *m, int i, double *seconds);\n"
+        "long %s_profile_runs(const %s_model *m);\n"
+        "void %s_profile_reset(%s_model *m);\n"
+        "int %s_profile_enabled(void);\n\n"
         "#ifdef __cplusplus\n}\n#endif\n#endif\n",
-        P, PU, PU, P, P, P, P, PU, P, P, P, P, P, P, P, P, P, P);
+        P, PU, PU, P, P, P, P, PU, P, P, P, P, P, P, P, P, P, P,
+        PU, PU, P, P, P, P, P, P, P, P, P, P);
+}
+
+/* The profile (see the header): the entries' labels, the clock, the accessors. */
+static void write_profile(cpu_emit *e, cpu_buf *b, const char *PU)
+{
+    const char *P = e->prefix;
+    cpu_buf_printf(b,
+        "/* ---- profile */\n"
+        "static const char *const %s_prof_labels[%s_PROFILE_ENTRIES + 1] = {\n%s%s    0\n};\n\n"
+        "#ifdef %s_PROFILE\n"
+        "static double %s_prof_now(void)\n{\n    struct timespec ts;\n"
+        "    clock_gettime(CLOCK_MONOTONIC, &ts);\n"
+        "    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;\n}\n\n"
+        "static void %s_prof_add(struct %s_model *m, int i, double t0)\n{\n"
+        "    m->prof_s[i] += %s_prof_now() - t0;\n}\n"
+        "int %s_profile_enabled(void)\n{\n    return 1;\n}\n"
+        "#else\n"
+        "static double %s_prof_now(void)\n{\n    return 0;\n}\n\n"
+        "static void %s_prof_add(struct %s_model *m, int i, double t0)\n{\n"
+        "    (void)m;\n    (void)i;\n    (void)t0;\n}\n"
+        "int %s_profile_enabled(void)\n{\n    return 0;\n}\n"
+        "#endif\n\n"
+        "const char *%s_profile(const %s_model *m, int i, double *seconds)\n{\n"
+        "    if (!m || i < 0 || i >= %s_PROFILE_ENTRIES) return NULL;\n"
+        "    if (seconds) *seconds = m->prof_s[i];\n"
+        "    return %s_prof_labels[i];\n}\n\n"
+        "long %s_profile_runs(const %s_model *m)\n{\n    return m ? m->prof_runs : 0;\n}\n\n"
+        "void %s_profile_reset(%s_model *m)\n{\n"
+        "    if (!m) return;\n"
+        "    memset(m->prof_s, 0, sizeof m->prof_s);\n    m->prof_runs = 0;\n}\n\n",
+        P, PU, e->prof_labels.data ? e->prof_labels.data : "", e->n_prof ? ",\n" : "", PU,
+        P, P, P, P, P, P, P, P, P, P, P, PU, P, P, P, P, P);
 }
 
 static void write_source(cpu_emit *e, cpu_buf *b, const char *PU, const char *provenance,
@@ -197,8 +237,11 @@ static void write_source(cpu_emit *e, cpu_buf *b, const char *PU, const char *pr
     const mof_graph *g = e->graph;
     cpu_buf_printf(b,
         "/* %s.c: generated by %s; do not edit. */\n"
+        "#if defined(%s_PROFILE) && !defined(_POSIX_C_SOURCE)\n"
+        "#define _POSIX_C_SOURCE 200809L /* clock_gettime */\n#endif\n"
         "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
-        "#include <string.h>\n\n#include \"%s.h\"\n", P, provenance ? provenance : "mof", P);
+        "#include <string.h>\n#ifdef %s_PROFILE\n#include <time.h>\n#endif\n\n"
+        "#include \"%s.h\"\n", P, provenance ? provenance : "mof", PU, PU, P);
     for (size_t i = 0; i < e->n_runtime; i++) {
         size_t l = strlen(e->runtime[i]);
         if (l > 2 && !strcmp(e->runtime[i] + l - 2, ".h"))
@@ -222,11 +265,13 @@ static void write_source(cpu_emit *e, cpu_buf *b, const char *PU, const char *pr
         "\nstruct %s_model {\n"
         "    unsigned char *arena;\n    unsigned char *scratch;\n"
         "    const unsigned char *weights;\n    %s_pool *pool;\n    int threads;\n"
-        "    int own_arena;\n    void *weights_buf;\n",
-        P, e->rt_prefix);
+        "    int own_arena;\n    void *weights_buf;\n"
+        "    double prof_s[%s_PROFILE_ENTRIES + 1];\n    long prof_runs;\n",
+        P, e->rt_prefix, PU);
     cpu_buf_append(b, e->sec[CPU_SEC_STATE].data ? e->sec[CPU_SEC_STATE].data : "",
                    e->sec[CPU_SEC_STATE].len);
     cpu_buf_printf(b, "};\n\n");
+    write_profile(e, b, PU);
     cpu_buf_printf(b,
         "const char *%s_strerror(int status)\n{\n    switch (status) {\n"
         "    case %s_OK: return \"success\";\n"
@@ -347,7 +392,7 @@ static void write_source(cpu_emit *e, cpu_buf *b, const char *PU, const char *pr
         P, P, e->rt_prefix, PU, PU);
     cpu_buf_append(b, e->sec[CPU_SEC_RUN].data ? e->sec[CPU_SEC_RUN].data : "",
                    e->sec[CPU_SEC_RUN].len);
-    cpu_buf_printf(b, "    return %s_OK;\n}\n\n", PU);
+    cpu_buf_printf(b, "    m->prof_runs++;\n    return %s_OK;\n}\n\n", PU);
     /* destroy */
     cpu_buf_printf(b, "void %s_destroy(%s_model *m)\n{\n    if (!m) return;\n", P, P);
     cpu_buf_append(b, e->sec[CPU_SEC_DESTROY].data ? e->sec[CPU_SEC_DESTROY].data : "",
@@ -396,22 +441,26 @@ static void write_embedded(cpu_emit *e, cpu_buf *b, const char *provenance)
     cpu_buf_printf(b, "\";\n");
 }
 
-static void write_makefile(cpu_emit *e, cpu_buf *b, const char *RT, bool embed)
+static void write_makefile(cpu_emit *e, cpu_buf *b, const char *PU, const char *RT,
+                           bool embed)
 {
     const char *P = e->prefix, *rt = e->rt_prefix;
     static const char *const isa_names[] = { "baseline", "avx2", "avx512" };
     bool threads = e->params->threads > 1;
     cpu_buf_printf(b,
         "# Makefile of the %s artifact (generated by mof; a plain `make` builds lib%s.a and\n"
-        "# the example %s_main). Override CC, CFLAGS, ISA=baseline|avx2|avx512, THREADS=0|1.\n"
-        "CC = cc\nAR = ar\nISA = %s\nTHREADS = %d\n"
+        "# the example %s_main). Override CC, CFLAGS, ISA=baseline|avx2|avx512, THREADS=0|1,\n"
+        "# PROFILE=1 (time per node: %s_main -p; `make clean` when switching it).\n"
+        "CC = cc\nAR = ar\nISA = %s\nTHREADS = %d\nPROFILE = 0\n"
+        "PROFILE_FLAGS_0 =\nPROFILE_FLAGS_1 = -D%s_PROFILE\n"
         "ISA_FLAGS_baseline =\nISA_FLAGS_avx2 = -mavx2 -mfma\n"
         "ISA_FLAGS_avx512 = -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma\n"
         "THREAD_FLAGS_0 =\nTHREAD_FLAGS_1 = -pthread\n"
         "CFLAGS = -O2 -std=c99 -Wall -Wextra\n"
-        "ALL_CFLAGS = $(ISA_FLAGS_$(ISA)) %s -D%s_THREADS=$(THREADS) $(THREAD_FLAGS_$(THREADS)) $(CFLAGS)\n"
+        "ALL_CFLAGS = $(ISA_FLAGS_$(ISA)) %s -D%s_THREADS=$(THREADS) $(THREAD_FLAGS_$(THREADS)) "
+        "$(PROFILE_FLAGS_$(PROFILE)) $(CFLAGS)\n"
         "LDLIBS = %s -lm\n\n",
-        P, P, P, isa_names[e->params->isa], threads ? 1 : 0,
+        P, P, P, P, isa_names[e->params->isa], threads ? 1 : 0, PU,
         e->cflags.data ? e->cflags.data : "", RT, e->ldlibs.data ? e->ldlibs.data : "");
     cpu_buf_printf(b, "OBJS = %s.o%s%s", P, embed ? " " : "", embed ? "" : "");
     if (embed)
@@ -438,14 +487,15 @@ static void write_main(cpu_emit *e, cpu_buf *b, const char *PU)
     cpu_buf_printf(b,
         "/* %s_main.c: example program of the %s artifact (generated by mof).\n"
         " *\n"
-        " *   %s_main [-n RUNS] [-t THREADS] [-w WEIGHTS] [-o OUTDIR] [-s SAVEDIR]\n"
+        " *   %s_main [-n RUNS] [-t THREADS] [-w WEIGHTS] [-o OUTDIR] [-s SAVEDIR] [-p]\n"
         " *           (-i INDIR | -r SEED | INPUT...)\n"
         " *\n"
         " * Inputs: files (.pb TensorProto or .npy) in the model's input order, a folder\n"
         " * holding input_<i>.pb (ONNX test-data layout) or <name>.npy, or random values\n"
         " * in [-1, 1) (-r SEED; -s saves them as input_<i>.pb). Runs the model once, then\n"
         " * RUNS more times (default %lld) and prints the median latency; writes the\n"
-        " * outputs as OUTDIR/output_<i>.pb. */\n"
+        " * outputs as OUTDIR/output_<i>.pb. -p: the time of each node over the RUNS runs,\n"
+        " * slowest first (a build with PROFILE=1). */\n"
         "#define _POSIX_C_SOURCE 200809L\n"
         "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <time.h>\n\n"
         "#include \"%s.h\"\n#include \"%s_tensorio.h\"\n\n",
@@ -456,13 +506,40 @@ static void write_main(cpu_emit *e, cpu_buf *b, const char *PU)
         "static int cmp_double(const void *a, const void *b)\n{\n"
         "    double x = *(const double *)a, y = *(const double *)b;\n"
         "    return x < y ? -1 : x > y;\n}\n\n"
+        "/* -p: the profile's entries slowest first: ms per run, share, running share. */\n"
+        "static int print_profile(const %s_model *m)\n{\n"
+        "    int n = %s_PROFILE_ENTRIES, i, j, *order;\n"
+        "    long runs = %s_profile_runs(m);\n    double total = 0, cum = 0, s;\n"
+        "    if (!%s_profile_enabled()) {\n"
+        "        fprintf(stderr, \"%s_main: -p needs a build with PROFILE=1 \"\n"
+        "                \"(make clean && make PROFILE=1)\\n\");\n        return -1;\n    }\n"
+        "    if (runs <= 0) {\n"
+        "        fprintf(stderr, \"%s_main: -p needs -n RUNS > 0\\n\");\n        return -1;\n    }\n"
+        "    order = (int *)malloc(sizeof *order * (size_t)(n > 0 ? n : 1));\n"
+        "    if (!order) return -1;\n"
+        "    for (i = 0; i < n; i++) {\n        %s_profile(m, i, &s);\n        total += s;\n"
+        "        order[i] = i;\n    }\n"
+        "    for (i = 1; i < n; i++) { /* insertion sort, slowest first */\n"
+        "        int k = order[i];\n        double sk;\n        %s_profile(m, k, &sk);\n"
+        "        for (j = i; j > 0; j--) {\n            %s_profile(m, order[j - 1], &s);\n"
+        "            if (s >= sk) break;\n            order[j] = order[j - 1];\n        }\n"
+        "        order[j] = k;\n    }\n"
+        "    printf(\"%s: time per node over %%ld runs (%%.3f ms per run in the nodes)\\n\",\n"
+        "           runs, 1e3 * total / (double)runs);\n"
+        "    printf(\"%%9s %%6s %%6s  %%s\\n\", \"ms/run\", \"%%\", \"cum %%\", \"#entry provider: op node\");\n"
+        "    for (i = 0; i < n; i++) {\n"
+        "        const char *label = %s_profile(m, order[i], &s);\n        cum += s;\n"
+        "        printf(\"%%9.4f %%6.1f %%6.1f  #%%d %%s\\n\", 1e3 * s / (double)runs,\n"
+        "               total > 0 ? 100 * s / total : 0.0, total > 0 ? 100 * cum / total : 0.0,\n"
+        "               order[i], label);\n    }\n"
+        "    free(order);\n    return 0;\n}\n\n"
         "static int usage(void)\n{\n"
         "    fprintf(stderr, \"usage: %s_main [-n RUNS] [-t THREADS] [-w WEIGHTS] [-o OUTDIR] \"\n"
-        "            \"[-s SAVEDIR] (-i INDIR | -r SEED | INPUT...)\\n\");\n    return 2;\n}\n\n",
-        P);
+        "            \"[-s SAVEDIR] [-p] (-i INDIR | -r SEED | INPUT...)\\n\");\n    return 2;\n}\n\n",
+        P, PU, P, P, P, P, P, P, P, P, P, P);
     cpu_buf_printf(b,
         "int main(int argc, char **argv)\n{\n"
-        "    int runs = %lld, threads = 0, i, st, rc = 1, random = 0;\n"
+        "    int runs = %lld, threads = 0, i, st, rc = 1, random = 0, profile = 0;\n"
         "    unsigned long seed = 0;\n"
         "    const char *outdir = NULL, *indir = NULL, *savedir = NULL, *weights = NULL;\n"
         "    const char *files[%s_N_INPUTS + 1] = { 0 };\n    int n_files = 0;\n"
@@ -471,7 +548,8 @@ static void write_main(cpu_emit *e, cpu_buf *b, const char *PU)
         "    char path[4096];\n\n"
         "    for (i = 1; i < argc; i++) {\n"
         "        const char *a = argv[i];\n"
-        "        if (a[0] == '-' && a[1] && !a[2] && strchr(\"ntwoirs\", a[1])) {\n"
+        "        if (!strcmp(a, \"-p\")) {\n            profile = 1;\n"
+        "        } else if (a[0] == '-' && a[1] && !a[2] && strchr(\"ntwoirs\", a[1])) {\n"
         "            if (i + 1 >= argc) return usage();\n"
         "            const char *v = argv[++i];\n"
         "            switch (a[1]) {\n"
@@ -526,6 +604,7 @@ static void write_main(cpu_emit *e, cpu_buf *b, const char *PU)
         "        fprintf(stderr, \"%s_main: %%s\\n\", %s_strerror(st));\n        goto out;\n    }\n",
         PU, rt, P, P, P, P, P, PU, P, P, P, P, PU, P, P, P, PU, P, P);
     cpu_buf_printf(b,
+        "    %s_profile_reset(m); /* the runs below only */\n"
         "    if (runs > 0) {\n"
         "        times = (double *)malloc(sizeof *times * (size_t)runs);\n"
         "        if (!times) goto out;\n"
@@ -538,6 +617,7 @@ static void write_main(cpu_emit *e, cpu_buf *b, const char *PU)
         "               1e3 * (runs %% 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2])),\n"
         "               runs, 1e3 * times[0], 1e3 * times[runs - 1], threads > 0 ? threads : %s_DEFAULT_THREADS);\n"
         "    }\n"
+        "    if (profile && print_profile(m) != 0) goto out;\n"
         "    if (outdir)\n"
         "        for (i = 0; i < %s_N_OUTPUTS; i++) {\n"
         "            snprintf(path, sizeof path, \"%%s/output_%%d.pb\", outdir, i);\n"
@@ -549,7 +629,7 @@ static void write_main(cpu_emit *e, cpu_buf *b, const char *PU)
         "    for (i = 0; i < %s_N_INPUTS; i++) free(inputs[i]);\n"
         "    for (i = 0; i < %s_N_OUTPUTS; i++) free(outputs[i]);\n"
         "    return rc;\n}\n",
-        P, P, PU, PU, rt, P, P, P, P, P, P, PU, PU);
+        P, P, P, PU, PU, rt, P, P, P, P, P, P, PU, PU);
 }
 
 mof_status cpu_write_artifact(cpu_emit *e, const char *output_path, const char *provenance)
@@ -584,7 +664,7 @@ mof_status cpu_write_artifact(cpu_emit *e, const char *output_path, const char *
     write_source(e, &files[1], PU, provenance, n_in, n_out, embed);
     if (embed)
         write_embedded(e, &files[2], provenance);
-    write_makefile(e, &files[3], RT, embed);
+    write_makefile(e, &files[3], PU, RT, embed);
     write_main(e, &files[4], PU);
     for (int i = 0; i < 5; i++)
         if (files[i].failed)

@@ -39,6 +39,10 @@ void cpu_buf_append(cpu_buf *b, const char *s, size_t n);
 void cpu_buf_printf(cpu_buf *b, const char *fmt, ...) MOF_PRINTF(2, 3);
 void cpu_buf_vprintf(cpu_buf *b, const char *fmt, va_list ap) MOF_PRINTF(2, 0);
 void cpu_buf_free(cpu_buf *b);
+/* s as the body of a C string literal (quotes, backslashes, '?' and control bytes
+ * escaped), or as the text of a C comment ("*" "/" broken up). */
+void cpu_buf_c_string(cpu_buf *b, const char *s);
+void cpu_buf_comment(cpu_buf *b, const char *s);
 
 /* The emitter's state (provider.h keeps it opaque). */
 struct cpu_emit {
@@ -61,6 +65,9 @@ struct cpu_emit {
     size_t arena_act;             /* planned activation bytes */
     size_t peak_live;             /* peak of simultaneously live activation bytes */
     const mof_node *cur;          /* node being emitted */
+    cpu_buf prof_labels;          /* the run's profile entries as C string literals,
+                                     ",\n"-separated (see <prefix>_profile) */
+    size_t n_prof;
     char idbuf[32];
     bool failed;
 };

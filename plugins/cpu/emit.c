@@ -68,6 +68,29 @@ void cpu_buf_free(cpu_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+void cpu_buf_c_string(cpu_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            cpu_buf_printf(b, "\\%c", *s);
+        else if ((unsigned char)*s < 32 || *s == '?' || *s == 127)
+            cpu_buf_printf(b, "\\%03o", (unsigned char)*s);
+        else
+            cpu_buf_append(b, s, 1);
+    }
+}
+
+void cpu_buf_comment(cpu_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        cpu_buf_append(b, s, 1);
+        if (*s == '*' && s[1] == '/')
+            cpu_buf_append(b, " ", 1);
+        else if (*s == '/' && s[1] == '*')
+            cpu_buf_append(b, " ", 1);
+    }
+}
+
 /* Adds a word to a space-separated set once. */
 static void add_word(cpu_buf *b, const char *words)
 {
@@ -816,18 +839,33 @@ mof_status cpu_emit_run(cpu_emit *e)
         const cpu_group *gg = &groups[gi].g;
         const char *name = mof_node_name(gg->node);
         e->cur = gg->node;
-        cpu_emit_printf(e, CPU_SEC_RUN, "{ /* %s: %s%s%s", groups[gi].prov->name,
-                        mof_node_op_type(gg->node), name[0] ? " " : "", name);
+        /* the label: "provider: Op name + Post..." (a comment, and the profile entry) */
+        cpu_buf label = {0};
+        cpu_buf_printf(&label, "%s: %s%s%s", groups[gi].prov->name, mof_node_op_type(gg->node),
+                       name[0] ? " " : "", name);
         for (size_t p = 0; p < gg->n_post; p++)
-            cpu_emit_printf(e, CPU_SEC_RUN, " + %s", mof_node_op_type(gg->post[p].node));
-        cpu_emit_printf(e, CPU_SEC_RUN, " */\n");
+            cpu_buf_printf(&label, " + %s", mof_node_op_type(gg->post[p].node));
+        cpu_buf comment = {0};
+        cpu_buf_comment(&comment, label.data ? label.data : "");
+        cpu_emit_printf(e, CPU_SEC_RUN, "{ /* %s */\n", comment.data ? comment.data : "");
+        cpu_emit_printf(e, CPU_SEC_RUN, "double prof_t0_ = %s_prof_now();\n", e->prefix);
+        cpu_buf_printf(&e->prof_labels, "%s    \"", e->n_prof ? ",\n" : "");
+        cpu_buf_c_string(&e->prof_labels, label.data ? label.data : "");
+        cpu_buf_printf(&e->prof_labels, "\"");
+        if (label.failed || comment.failed)
+            e->prof_labels.failed = true;
+        cpu_buf_free(&label);
+        cpu_buf_free(&comment);
         st = groups[gi].prov->emit(e, gg);
-        cpu_emit_printf(e, CPU_SEC_RUN, "}\n");
+        cpu_emit_printf(e, CPU_SEC_RUN, "%s_prof_add(m, %zu, prof_t0_);\n}\n", e->prefix,
+                        e->n_prof++);
         if (st != MOF_OK && mof_context_n_errors(e->ctx) == 0)
             cpu_emit_error(e, gg->node, st, "the %s provider failed to emit it",
                            groups[gi].prov->name);
     }
     e->cur = NULL;
+    if (e->prof_labels.failed)
+        e->sec[CPU_SEC_RUN].failed = true;
     for (int s = 0; s < CPU_SEC_COUNT && st == MOF_OK; s++)
         if (e->sec[s].failed)
             st = mof_report(e->ctx, MOF_SEVERITY_ERROR, MOF_ERR_NOMEM, NULL, "out of memory");
@@ -844,6 +882,7 @@ void cpu_emit_fini(cpu_emit *e)
     for (int s = 0; s < CPU_SEC_COUNT; s++)
         cpu_buf_free(&e->sec[s]);
     cpu_buf_free(&e->cflags);
+    cpu_buf_free(&e->prof_labels);
     cpu_buf_free(&e->ldlibs);
     cpu_buf_free(&e->isa);
     free(e->blob);

@@ -117,6 +117,31 @@ CEOF
 }
 check "two artifacts with distinct prefixes link into one program" two_models
 
+# --- the per-node profile (tiny2: a copy, so the other checks keep their build)
+profile() {
+    local d="$TMP/prof"
+    rm -rf "$d" && cp -r "$TMP/tiny2/model" "$d" && make -s -C "$d" clean >/dev/null || return 1
+    make -s -C "$d" CFLAGS="$WERR" >"$TMP/prof.make" 2>&1 || { cat "$TMP/prof.make"; return 1; }
+    # without PROFILE=1, -p is refused with the way to get it
+    (cd "$d" && ./tiny2_main -n 3 -r 1 -p) >"$TMP/prof.out" 2>&1 && { echo "-p accepted"; return 1; }
+    grep -q "PROFILE=1" "$TMP/prof.out" || { cat "$TMP/prof.out"; return 1; }
+    make -s -C "$d" clean >/dev/null &&
+        make -s -C "$d" PROFILE=1 CFLAGS="$WERR" >"$TMP/prof.make" 2>&1 || { cat "$TMP/prof.make"; return 1; }
+    (cd "$d" && ./tiny2_main -n 20 -r 1 -p) >"$TMP/prof.out" 2>&1 || { cat "$TMP/prof.out"; return 1; }
+    # one entry per emitted group, each node of the graph named, shares adding up to 100%
+    local n entries
+    n=$(sed -n 's/^#define TINY2_PROFILE_ENTRIES \([0-9]*\)$/\1/p' "$d/tiny2.h")
+    entries=$(grep -c '  #[0-9]* portable: ' "$TMP/prof.out")
+    [ -n "$n" ] && [ "$n" -gt 0 ] && [ "$entries" -eq "$n" ] ||
+        { echo "$entries entries, header says $n"; cat "$TMP/prof.out"; return 1; }
+    for node in conv1 conv2 pool1 fc; do
+        grep -q "portable: [A-Za-z]* $node" "$TMP/prof.out" || { echo "no $node"; cat "$TMP/prof.out"; return 1; }
+    done
+    tail -1 "$TMP/prof.out" | awk '{ exit !($3 > 99.8 && $3 < 100.2) }' ||
+        { echo "cumulative share does not end at 100%"; cat "$TMP/prof.out"; return 1; }
+}
+check "PROFILE=1 builds time each node (-p), and -p without it says how" profile
+
 # --- sanitizers, once
 asan() {
     local d="$TMP/tiny2/model"
