@@ -308,6 +308,22 @@ static bool onednn_supports(const mof_node *node, const char **why)
     return true;
 }
 
+static bool is_add(const mof_node *n)
+{
+    return is_op(n, "", "Add");
+}
+
+/* A constant that broadcasts to a row of n: n values, or one, with every other dim 1. */
+static bool is_bias_row(const cpu_tensor *t, int64_t n)
+{
+    if (!t || !t->data || t->dtype != MOF_DTYPE_FLOAT || (t->numel != n && t->numel != 1))
+        return false;
+    for (int i = 0; i + 1 < t->rank; i++)
+        if (t->dims[i] != 1)
+            return false;
+    return true;
+}
+
 static bool onednn_accepts_post(const mof_node *node, size_t n_prev, const cpu_post *post)
 {
     float p[2];
@@ -315,14 +331,25 @@ static bool onednn_accepts_post(const mof_node *node, size_t n_prev, const cpu_p
     if (own != MOF_ACTIVATION_NONE)
         return false; /* the node's own activation ends the epilogue */
     op_kind k = kind_of(node);
-    if (post->kind == CPU_POST_ACTIVATION)
-        /* after the residual, or alone */
-        return (k == OP_CONV || k == OP_MATMUL || k == OP_ADD)
-               && post->activation != MOF_ACTIVATION_UNKNOWN
-               && (n_prev == 0 || (n_prev == 1 && k == OP_CONV));
+    const mof_value *y = mof_node_output(node, 0);
+    if (post->kind == CPU_POST_ACTIVATION) {
+        /* one activation: alone, or after the residual / bias Add */
+        if (!(k == OP_CONV || k == OP_MATMUL || k == OP_ADD)
+            || post->activation == MOF_ACTIVATION_UNKNOWN)
+            return false;
+        if (n_prev == 0)
+            return true;
+        size_t oi = 0;
+        const mof_node *prev = mof_value_producer(mof_node_input(post->node, 0), &oi);
+        return n_prev == 1 && (k == OP_CONV || k == OP_MATMUL) && prev && is_add(prev);
+    }
+    if (post->kind == CPU_POST_ADD && k == OP_MATMUL) {
+        /* a constant row: the product's bias */
+        size_t r = mof_value_rank(y);
+        return n_prev == 0 && r >= 1 && is_bias_row(post->other, mof_value_dim(y, r - 1));
+    }
     if (post->kind == CPU_POST_ADD) {
         /* a residual of the convolution's own shape, first */
-        const mof_value *y = mof_node_output(node, 0);
         if (k != OP_CONV || n_prev != 0 || !post->other || post->other->rank != 4
             || !is_float(post->other->value))
             return false;
@@ -340,11 +367,6 @@ static bool onednn_accepts_post(const mof_node *node, size_t n_prev, const cpu_p
 static bool blockable(const cpu_tensor *t)
 {
     return t && t->rank == 4 && t->dtype == MOF_DTYPE_FLOAT && t->dims[1] % BLOCK == 0;
-}
-
-static bool is_add(const mof_node *n)
-{
-    return is_op(n, "", "Add");
 }
 
 /* Whether the use of v as input `idx` of u reads it through this provider whatever
@@ -757,28 +779,39 @@ static mof_status emit_matmul(cpu_emit *e, const cpu_group *g, const names *nm,
     float beta = gemm ? mof_node_attr_float(n, "beta", 1.f) : 1.f;
     float ap[2] = {0, 0};
     mof_activation act = cpu_node_activation(n, ap);
+    const cpu_tensor *add = NULL; /* a bias Add folded in (onednn_accepts_post) */
     for (size_t i = 0; i < g->n_post; i++) {
+        if (g->post[i].kind == CPU_POST_ADD) {
+            add = g->post[i].other;
+            continue;
+        }
         act = g->post[i].activation;
         ap[0] = g->post[i].params[0];
         ap[1] = g->post[i].params[1];
     }
-    /* Gemm's C: beta * C broadcast to a row of n, folded into a bias vector in the
-     * blob (C of [n], [1, n], [1] or a scalar; others stay with portable). */
+    /* The bias row: Gemm's beta * C (C of [n], [1, n], [1] or a scalar; others stay
+     * with portable) plus a constant row added after the product, in the blob. */
     const char *bias = "NULL";
     char biasbuf[96];
     const cpu_tensor *c = gemm && mof_node_n_inputs(n) > 2 && mof_node_input(n, 2)
                               ? cpu_emit_tensor(e, mof_node_input(n, 2))
                               : NULL;
-    if (c && beta != 0.f) {
-        if (!c->data || (c->numel != nn && c->numel != 1) || (c->rank == 2 && c->dims[0] != 1))
-            return cpu_emit_error(e, n, MOF_ERR_UNSUPPORTED,
-                                  "Gemm's C is neither a row nor a scalar");
+    if (c && beta == 0.f)
+        c = NULL;
+    if (c && !is_bias_row(c, nn))
+        return cpu_emit_error(e, n, MOF_ERR_UNSUPPORTED,
+                              "Gemm's C is neither a row nor a scalar");
+    if (add && !is_bias_row(add, nn))
+        return cpu_emit_error(e, n, MOF_ERR_INTERNAL, "the Add folded in is not a row");
+    if (c || add) {
         float *row = malloc((size_t)nn * sizeof *row);
         if (!row)
             return cpu_emit_error(e, n, MOF_ERR_NOMEM, "out of memory");
-        const float *cd = mof_tensor_data(c->data);
+        const float *cd = c ? mof_tensor_data(c->data) : NULL;
+        const float *ad = add ? mof_tensor_data(add->data) : NULL;
         for (int64_t j = 0; j < nn; j++)
-            row[j] = beta * cd[c->numel == 1 ? 0 : j];
+            row[j] = (cd ? beta * cd[c->numel == 1 ? 0 : j] : 0.f)
+                     + (ad ? ad[add->numel == 1 ? 0 : j] : 0.f);
         size_t off = 0;
         mof_status st = cpu_emit_add_blob(e, row, (size_t)nn * sizeof *row, &off);
         free(row);

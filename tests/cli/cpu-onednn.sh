@@ -119,14 +119,14 @@ XML
 # dilations, groups, depthwise, 1x1, a first convolution (3 channels), channels that
 # are no multiple of 8, residual Adds (blocked, from a graph input, and one that no
 # convolution folds: a oneDNN Add of a blocked and a plain operand) with an activation
-# after them, every activation; 16 -> 24 -> 16 channels (nChw16c and nChw8c on
-# AVX-512).
+# after them, every activation, two activations in a row (one folds, the other
+# runs apart); 16 -> 24 -> 16 channels (nChw16c and nChw8c on AVX-512).
 cat > "$TMP/convs.onnxtxt" <<TEOF
 <ir_version: 8, opset_import: ["" : 14]>
 main (float[1,16,10,10] X, float[1,3,11,9] I) => (float[1,16,10,10] R, float[1,32,5,5] S,
       float[1,16,6,6] D, float[1,16,10,10] G, float[1,12,4,4] F, float[1,16,10,10] A,
       float[1,16,10,10] P, float[1,16,5,5] Q, float[1,16,10,10] K2, float[1,16,10,10] V,
-      float[1,16,10,10] E)
+      float[1,16,10,10] E, float[1,16,10,10] Z)
    <$(w W1 16 16 3 3), $(w B1 16), $(w W2 16 16 3 3), $(w B2 16), $(w W3 32 16 3 3),
     $(w W4 16 16 3 3), $(w B4 16), $(w W5 16 4 3 3), $(w W6 16 1 3 3), $(w B6 16),
     $(w W7 16 16 1 1), $(w W8 12 3 5 3), $(w B8 12), $(w W9 16 16 3 3),
@@ -158,10 +158,13 @@ main (float[1,16,10,10] X, float[1,3,11,9] I) => (float[1,16,10,10] R, float[1,3
   ["c14"] V = Conv <kernel_shape = [1, 1]> (u1, W7)
   ["c15"] e24 = Conv <kernel_shape = [1, 1]> (k, W11)
   ["c16"] E = Conv <kernel_shape = [3, 3], pads = [1, 1, 1, 1]> (e24, W12)
+  ["c17"] z = Conv <kernel_shape = [1, 1]> (X, W7)
+  ["za"] z1 = Relu (z)
+  ["zb"] Z = Sigmoid (z1)
 }
 TEOF
 model_check convs "$TMP/convs.onnxtxt" random "$TMP/bare.xml" c1 c2 c3 c4 c5 c6 c7 c8 c9 c10 \
-    c12 c13 add3 c14 c15 c16
+    c12 c13 add3 c14 c15 c16 c17
 
 # Pooling: max and average with pads, ceil_mode, dilations, count_include_pad,
 # global max and average; inside a blocked chain and on 5 channels.
@@ -223,12 +226,15 @@ model_check concat "$TMP/concat.onnxtxt" random "$TMP/bare.xml" c1 c2 c3 c4 cat1
 
 # Matrix products: Gemm with transB, alpha, beta and C as a row, [1, n] or a scalar,
 # without C; MatMul of a 3-D A; an activation folded in (Relu after Gemm, and
-# mof.FusedGemm / mof.FusedMatMul made by fuse-activation).
+# mof.FusedGemm / mof.FusedMatMul made by fuse-activation), two in a row; a Gemm plus
+# a constant that is no row (not a bias: it stays apart), and a [1, n] row that is
+# (MatMul of one row + Add + Relu: one oneDNN op).
 cat > "$TMP/matmul.onnxtxt" <<TEOF
 <ir_version: 8, opset_import: ["" : 14]>
-main (float[4,24] X, float[2,3,24] T) => (float[4,10] Y1, float[4,10] Y2, float[4,10] Y3,
-      float[4,10] Y4, float[2,3,10] Y5, float[2,3,10] Y6)
-   <$(w Wt 10 24), $(w Wn 24 10), $(w C1 10), $(w C2 1 10), float c3 = {0.75}>
+main (float[4,24] X, float[2,3,24] T, float[1,24] X1) => (float[4,10] Y1, float[4,10] Y2,
+      float[4,10] Y3, float[4,10] Y4, float[2,3,10] Y5, float[2,3,10] Y6, float[4,10] Y7,
+      float[4,10] Y8, float[1,10] Y9)
+   <$(w Wt 10 24), $(w Wn 24 10), $(w C1 10), $(w C2 1 10), float c3 = {0.75}, $(w Cm 4 10)>
 {
   ["g1"] Y1 = Gemm <transB = 1, alpha = 0.5, beta = 2.0> (X, Wt, C1)
   ["g2"] g = Gemm (X, Wn, C2)
@@ -239,10 +245,25 @@ main (float[4,24] X, float[2,3,24] T) => (float[4,10] Y1, float[4,10] Y2, float[
   ["mm1"] Y5 = MatMul (T, Wn)
   ["mm2"] t = MatMul (T, Wn)
   ["lr"] Y6 = LeakyRelu <alpha = 0.2> (t)
+  ["mm3"] m3 = MatMul (X, Wn)
+  ["ra"] m4 = Relu (m3)
+  ["sb"] Y7 = Sigmoid (m4)
+  ["g5"] g5 = Gemm (X, Wn)
+  ["ad"] Y8 = Add (g5, Cm)
+  ["mm4"] m5 = MatMul (X1, Wn)
+  ["ab"] m6 = Add (m5, C2)
+  ["rb"] Y9 = Relu (m6)
 }
 TEOF
-model_check matmul "$TMP/matmul.onnxtxt" random "$TMP/bare.xml" g1 g2 g3 g4 mm1 mm2
-model_check matmul-fused "$TMP/matmul.onnxtxt" random "$TMP/fused.xml" g1 g2 g3 g4 mm1 mm2
+model_check matmul "$TMP/matmul.onnxtxt" random "$TMP/bare.xml" g1 g2 g3 g4 mm1 mm2 mm3 g5 mm4
+model_check matmul-fused "$TMP/matmul.onnxtxt" random "$TMP/fused.xml" g1 g2 g3 g4 mm1 mm2 mm3 g5 \
+    mm4
+if grep -q "onednn: MatMul mm4 + Add + Relu" "$TMP/matmul/model/m.c"; then
+    pass "matmul: a constant row added after a product is its bias (with the Relu after it)"
+else
+    grep -E '^ *\{ /\* ' "$TMP/matmul/model/m.c" | sed 's/^/    | /'
+    fail "matmul: the bias Add was not folded into mm4"
+fi
 
 # Rows and products of two activations: Softmax along the last axis (3-D, and 2-D with
 # opset 17's default axis; sm3 along axis 1 stays portable), LayerNormalization with and
