@@ -14,7 +14,10 @@
  * model without value_info), B is a constant 2-D matrix [K, N], and D broadcasts to the
  * [M, N] result without widening it (its rank at most 2, its last dim 1 or N, its first
  * dim, when it has two, 1 or M). D need not be constant. Before opset 7 the Gemm gets
- * broadcast=1.
+ * broadcast=1. An A of rank r > 2 ([..., M, K], a transformer's [batch, tokens,
+ * features]) is reshaped to [-1, K] before the Gemm and the result back to
+ * [..., M, N] (its leading dims, one unknown one as -1; opset 5 or later), when D is
+ * a bias row (its first dim, if any, 1).
  *
  * Both need the product's output to be read by the Add alone, and work in every
  * graph, subgraphs included. A near miss is reported only for an Add of a constant
@@ -269,7 +272,10 @@ static bool gemm_type(mof_dtype t)
            t == MOF_DTYPE_UINT32 || t == MOF_DTYPE_UINT64;
 }
 
-static bool match_matmul_add(mof_node *add, add_match *m, mof_match_failure *why)
+#define MATMUL_ADD_MAX_RANK 16
+
+static bool match_matmul_add(mof_node *add, add_match *m, int64_t opset,
+                             mof_match_failure *why)
 {
     static const char *const ops[1] = { "MatMul" };
     if (!find_product(add, 1, ops, m))
@@ -282,9 +288,27 @@ static bool match_matmul_add(mof_node *add, add_match *m, mof_match_failure *why
     if (ra < 0)
         return fusion_fail(why, 2, mm, "the rank of MatMul input '%s' is unknown (run "
                            "infer-shapes first)", a ? mof_value_name(a) : "");
-    if (ra != 2)
+    if (ra < 2)
         return fusion_fail(why, 2, mm, "MatMul input '%s' has rank %d; Gemm needs 2",
                            mof_value_name(a), ra);
+    if (ra > 2) {
+        /* [..., M, K] is reshaped to [-1, K] and the product back: one unknown dim at
+         * most (the -1 of the second Reshape) */
+        if (opset < 5)
+            return fusion_fail(why, 2, mm, "MatMul input '%s' has rank %d and opset %lld "
+                               "has no Reshape with a shape input", mof_value_name(a), ra,
+                               (long long)opset);
+        int unknown = 0;
+        if (ra > MATMUL_ADD_MAX_RANK)
+            return fusion_fail(why, 2, mm, "MatMul input '%s' has rank %d (at most %d)",
+                               mof_value_name(a), ra, MATMUL_ADD_MAX_RANK);
+        for (int i = 0; i + 1 < ra; i++)
+            unknown += known_dim(a, i) < 0;
+        if (unknown > 1)
+            return fusion_fail(why, 2, mm, "MatMul input '%s' has %d unknown leading dims; "
+                               "reshaping it to 2-D and back allows one",
+                               mof_value_name(a), unknown);
+    }
     const mof_tensor *b = fusion_constant(bv);
     if (!b)
         return fusion_fail(why, 2, mm, "MatMul input B '%s' is not a constant",
@@ -308,6 +332,9 @@ static bool match_matmul_add(mof_node *add, add_match *m, mof_match_failure *why
     if (dcols != 1 && dcols != n)
         return fusion_fail(why, 2, add, "Add operand '%s' has %lld columns, the product %lld",
                            mof_value_name(d), (long long)dcols, (long long)n);
+    if (ra > 2 && drows != 1)
+        return fusion_fail(why, 2, add, "Add operand '%s' varies along the rows of a "
+                           "rank-%d product (a bias row only)", mof_value_name(d), ra);
     if (drows != 1 && (drows < 0 || drows != rows))
         return fusion_fail(why, 2, add, "Add operand '%s' has %s rows, the product %lld",
                            mof_value_name(d), drows < 0 ? "an unknown number of" : "other",
@@ -319,10 +346,55 @@ static bool match_matmul_add(mof_node *add, add_match *m, mof_match_failure *why
     return true;
 }
 
+/* Reshape(x, shape) before `before`, the shape an int64 initializer; its output, or
+ * NULL after reporting. */
+static mof_value *add_reshape(fusion_run *r, mof_node *before, mof_node *name_from,
+                              const char *suffix, mof_value *x, size_t rank,
+                              const int64_t *shape)
+{
+    int64_t n = (int64_t)rank;
+    mof_tensor *t = mof_tensor_create(MOF_DTYPE_INT64, 1, &n);
+    if (t)
+        memcpy(mof_tensor_data_mut(t), shape, rank * sizeof *shape);
+    mof_value *sv = fusion_add_constant(r, mof_node_graph(before), "shape", t);
+    if (!sv)
+        return NULL;
+    mof_value *in[2] = { x, sv };
+    mof_node *rs = fusion_add_node(r, before, "Reshape", "", name_from, 2, in);
+    if (!rs || fusion_add_origins(r, rs, 1, &name_from) < 0)
+        return NULL;
+    /* node names stay unique: the product's name plus a suffix */
+    const char *base = mof_node_name(name_from);
+    if (*base) {
+        size_t len = strlen(base) + strlen(suffix) + 1;
+        char *name = malloc(len);
+        mof_status st = MOF_ERR_NOMEM;
+        if (name) {
+            snprintf(name, len, "%s%s", base, suffix);
+            st = mof_node_set_name(rs, name);
+        }
+        free(name);
+        if (st < 0) {
+            fusion_nomem(r);
+            return NULL;
+        }
+    }
+    return mof_node_output(rs, 0);
+}
+
 static mof_status fuse_matmul_add(fusion_run *r, add_match *m)
 {
     mof_node *mm = m->nodes[0], *add = m->nodes[1];
-    mof_value *in[3] = { mof_node_input(mm, 0), mof_node_input(mm, 1), m->operand };
+    mof_value *a = mof_node_input(mm, 0), *bv = mof_node_input(mm, 1);
+    int ra = mof_value_rank(a);
+    const mof_tensor *b = fusion_constant(bv);
+    int64_t k = mof_tensor_dims(b)[0], n = mof_tensor_dims(b)[1];
+    if (ra > 2) {
+        int64_t flat[2] = { -1, k };
+        if (!(a = add_reshape(r, add, mm, "/reshape_in", a, 2, flat)))
+            return MOF_ERR_NOMEM;
+    }
+    mof_value *in[3] = { a, bv, m->operand };
     mof_node *gemm = fusion_add_node(r, add, "Gemm", "", mm, 3, in);
     if (!gemm)
         return MOF_ERR_NOMEM;
@@ -331,7 +403,18 @@ static mof_status fuse_matmul_add(fusion_run *r, add_match *m)
         return st;
     if ((st = fusion_add_origins(r, gemm, 2, m->nodes)) < 0)
         return st;
-    return fusion_replace(r, mof_node_output(add, 0), mof_node_output(gemm, 0), 2, m->nodes);
+    mof_value *y = mof_node_output(gemm, 0);
+    if (ra > 2) {
+        /* back to [..., M, N]: the leading dims as they are, the unknown one as -1 */
+        int64_t shape[MATMUL_ADD_MAX_RANK];
+        const mof_value *a0 = mof_node_input(mm, 0);
+        for (int i = 0; i + 1 < ra; i++)
+            shape[i] = known_dim(a0, i) < 0 ? -1 : known_dim(a0, i);
+        shape[ra - 1] = n;
+        if (!(y = add_reshape(r, add, mm, "/reshape_out", y, (size_t)ra, shape)))
+            return MOF_ERR_NOMEM;
+    }
+    return fusion_replace(r, mof_node_output(add, 0), y, 2, m->nodes);
 }
 
 static mof_status visit_matmul_add(fusion_run *r, mof_node *n)
@@ -341,7 +424,7 @@ static mof_status visit_matmul_add(fusion_run *r, mof_node *n)
     add_match m;
     memset(&m, 0, sizeof m);
     mof_match_failure why = { 0 };
-    if (!match_matmul_add(n, &m, &why)) {
+    if (!match_matmul_add(n, &m, r->opset, &why)) {
         if (m.nodes[0] && fusion_constant(m.operand))
             fusion_near_miss(r, n, "MatMul -> Add", 2, &why);
         return MOF_UNCHANGED;
@@ -364,8 +447,10 @@ const mof_pass_desc fusion_matmul_add_pass = {
     .summary = "turn MatMul followed by Add into Gemm",
     .help = "MatMul(A, B) -> Add(D) becomes Gemm(A, B, D) when A is 2-D (its shape\n"
             "known: run infer-shapes first), B a constant matrix and D broadcasts to the\n"
-            "product without widening it ([N], [1,N], [M,N], a scalar). The MatMul's\n"
-            "output must be read by the Add alone. Subgraphs are processed too.",
+            "product without widening it ([N], [1,N], [M,N], a scalar). An A of rank 3\n"
+            "or more is reshaped to 2-D around the Gemm (D a row: [N], [1,N], a scalar;\n"
+            "at most one unknown leading dim). The MatMul's output must be read by the\n"
+            "Add alone. Subgraphs are processed too.",
     .params = fusion_params_table,
     .priv_size = sizeof(struct fusion_params),
     .run = run_matmul_add,
