@@ -67,6 +67,33 @@ static size_t count_uses(const mof_node *n, const mof_value *v, int index)
 
 static void verify_graph(verifier *vf, const mof_graph *g);
 
+static int cmp_node_name(const void *a, const void *b)
+{
+    return strcmp((*(const mof_node *const *)a)->name, (*(const mof_node *const *)b)->name);
+}
+
+/* Node names, where given, are unique within a graph (ONNX Runtime refuses a model
+ * with two nodes of one name; a pass that copies a name must change it). */
+static void verify_node_names(verifier *vf, const mof_graph *g)
+{
+    const mof_node **named = mof_calloc(g->n_nodes + 1, sizeof *named);
+    size_t n = 0;
+    if (!named) {
+        VERR(vf, "out of memory while verifying graph '%s'", graph_label(g));
+        return;
+    }
+    for (const mof_node *nd = g->first; nd && n < g->n_nodes; nd = nd->next)
+        if (nd->name && *nd->name)
+            named[n++] = nd;
+    qsort(named, n, sizeof *named, cmp_node_name);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(named[i]->name, named[i - 1]->name)
+            && (i < 2 || strcmp(named[i]->name, named[i - 2]->name)))
+            VERR_NODE(vf, named[i], "another node of graph '%s' has the same name",
+                      graph_label(g));
+    free(named);
+}
+
 static void verify_values(verifier *vf, const mof_graph *g)
 {
     for (size_t k = 0; k < g->n_values; k++) {
@@ -199,6 +226,7 @@ static void verify_graph(verifier *vf, const mof_graph *g)
             VERR(vf, "graph '%s': output '%s' is not defined anywhere", graph_label(g), v->name);
     }
     free(pos);
+    verify_node_names(vf, g);
 }
 
 mof_status mof_graph_verify(mof_context *ctx, const mof_graph *g)

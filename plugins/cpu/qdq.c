@@ -233,6 +233,12 @@ static mof_node *add_node(lower_run *r, mof_node *before, const char *op, const 
     }
     mof_node *n = mof_graph_add_node(r->g, MOF_INSERT_BEFORE, before, op, NULL, nm, n_in, in, 1);
     free(nm);
+    /* The name also named the output; an unnamed node stays unnamed (node names are
+     * unique where given, and op types repeat). */
+    if (n && !(name && *name) && mof_node_set_name(n, "") == MOF_ERR_NOMEM) {
+        nomem(r);
+        return NULL;
+    }
     return n;
 }
 

@@ -1258,6 +1258,19 @@ START_TEST(test_verify_extra_use)
 }
 END_TEST
 
+START_TEST(test_verify_node_names)
+{
+    mof_node *r1, *r2, *ad;
+    build_small(&r1, &r2, &ad);
+    /* Unnamed nodes are fine, two of one name are not (ONNX Runtime refuses them). */
+    ck_assert_int_eq(mof_node_set_name(r1, ""), MOF_OK);
+    ck_assert_int_eq(mof_node_set_name(r2, ""), MOF_OK);
+    expect_verify_ok(g);
+    ck_assert_int_eq(mof_node_set_name(r2, "add"), MOF_OK);
+    expect_verify_fails(g, "another node of graph", NULL);
+}
+END_TEST
+
 START_TEST(test_verify_duplicate_use)
 {
     mof_node *r1, *r2, *ad;
@@ -1621,6 +1634,7 @@ static Suite *ir_suite(void)
     tcase_add_test(tc, test_verify_missing_use);
     tcase_add_test(tc, test_verify_extra_use);
     tcase_add_test(tc, test_verify_duplicate_use);
+    tcase_add_test(tc, test_verify_node_names);
     tcase_add_test(tc, test_verify_order);
     tcase_add_test(tc, test_verify_corrupt_list);
     tcase_add_test(tc, test_verify_values);
