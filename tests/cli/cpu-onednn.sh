@@ -78,27 +78,8 @@ model_check() {
 
 model_check tiny-cnn "$MODEL" "$top_srcdir/examples/models/tiny-cnn-inputs"
 
-# ---- every op kind the provider claims, on small models written here (weights are
-# deterministic values in [-0.5, 0.5) scaled by 1/sqrt(fan-in)).
-# w NAME DIM...: a float initializer.
-w() {
-    local name=$1
-    shift
-    local dims n=1 fan=1 d i
-    dims=$(IFS=,; echo "$*")
-    for d in "$@"; do n=$((n * d)); done
-    [ $# -gt 1 ] && for d in "${@:2}"; do fan=$((fan * d)); done
-    printf 'float[%s] %s = {' "$dims" "$name"
-    awk -v n="$n" -v fan="$fan" -v seed="${#name}$n" 'BEGIN {
-        x = seed % 9973 + 1; s = 1 / sqrt(fan)
-        for (i = 0; i < n; i++) {
-            x = (x * 16807) % 2147483647
-            printf "%s%.6g", (i ? ", " : ""), ((x % 10000) / 10000 - 0.5) * s * 2
-        }
-    }'
-    printf '}'
-}
-
+# ---- every op kind the provider claims, on small models written here (weights from
+# lib.sh's w: deterministic, scaled by 1/sqrt(fan-in)).
 # Only shapes and the backend (the graph as written: the emitter's groups fold Add and
 # activations), or fuse-activation first (mof.Fused* nodes).
 cat > "$TMP/bare.xml" <<XML

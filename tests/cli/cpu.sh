@@ -117,6 +117,55 @@ CEOF
 }
 check "two artifacts with distinct prefixes link into one program" two_models
 
+# --- depthwise convolutions on the portable kernels: strides 1 and 2 (the flat
+# phase-plane path), dilations, asymmetric pads, a 7x1 kernel, no padding, a residual
+# and Clip in the epilogue, planes large enough to go in bands (X2, X3), stride 3 (the
+# row path); against the interpreter.
+cat > "$TMP/dw.onnxtxt" <<TEOF
+<ir_version: 8, opset_import: ["" : 13]>
+main (float[1,8,40,37] X, float[1,2,130,97] X2, float[1,4,150,61] X3)
+  => (float[1,8,40,37] Y1, float[1,8,20,18] Y2, float[1,8,40,37] Y3, float[1,8,20,19] Y4,
+      float[1,8,40,37] Y5, float[1,2,130,97] Y6, float[1,4,75,31] Y7, float[1,8,40,37] Y8,
+      float[1,8,13,12] Y9, float[1,8,38,35] Y10)
+   <$(w W1 8 1 3 3), $(w B1 8), $(w W3 8 1 5 5), $(w W5 8 1 7 1), $(w W6 2 1 3 3),
+    $(w W7 4 1 3 3), $(w B7 4), float lo = {0}, float hi = {6}>
+{
+  c1 = Conv <group = 8, pads = [1, 1, 1, 1]> (X, W1, B1)
+  Y1 = Relu (c1)
+  Y2 = Conv <group = 8, strides = [2, 2], pads = [1, 1, 0, 0]> (X, W1)
+  Y3 = Conv <group = 8, dilations = [2, 2], pads = [4, 4, 4, 4]> (X, W3, B1)
+  Y4 = Conv <group = 8, strides = [2, 2], dilations = [2, 2], pads = [2, 2, 2, 2]> (X, W1)
+  Y5 = Conv <group = 8, pads = [3, 0, 3, 0]> (X, W5)
+  Y6 = Conv <group = 2, pads = [1, 1, 1, 1]> (X2, W6)
+  Y7 = Conv <group = 4, strides = [2, 2], pads = [1, 1, 1, 1]> (X3, W7, B7)
+  c8 = Conv <group = 8, pads = [1, 1, 1, 1]> (X, W1)
+  s8 = Add (c8, X)
+  Y8 = Clip (s8, lo, hi)
+  Y9 = Conv <group = 8, strides = [3, 3]> (X, W1, B1)
+  Y10 = Conv <group = 8> (X, W1)
+}
+TEOF
+cat > "$TMP/dw.xml" <<XML
+<pipeline>
+  <pass name="infer-shapes"/>
+  <backend name="cpu" output="model" prefix="dw" kernels="portable" threads="2"/>
+</pipeline>
+XML
+depthwise() {
+    local t
+    rm -rf "$TMP/dw"
+    mof_run run -q "$TMP/dw.xml" "$TMP/dw.onnxtxt" -o "$TMP/dw"
+    [ "$status" -eq 0 ] || { show_output; return 1; }
+    make -s -C "$TMP/dw/model" CFLAGS="$WERR" >"$TMP/dw.make" 2>&1 || { cat "$TMP/dw.make"; return 1; }
+    for t in 1 2; do
+        rm -rf "$TMP/dw-in" "$TMP/dw-out" && mkdir -p "$TMP/dw-in" "$TMP/dw-out"
+        (cd "$TMP/dw/model" && ./dw_main -n 1 -t "$t" -r 4 -s "$TMP/dw-in" -o "$TMP/dw-out") \
+            >"$TMP/dw.run" 2>&1 || { cat "$TMP/dw.run"; return 1; }
+        same "$TMP/dw.onnxtxt" "$TMP/dw-in" "$TMP/dw-out" || return 1
+    done
+}
+check "depthwise convolutions (strides 1, 2, 3, dilations, bands) match the interpreter" depthwise
+
 # --- the per-node profile (tiny2: a copy, so the other checks keep their build)
 profile() {
     local d="$TMP/prof"

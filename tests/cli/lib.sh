@@ -55,6 +55,26 @@ need_cpu_backend() {
     fi
 }
 
+# w NAME DIM...: a float initializer in the ONNX text syntax, deterministic values in
+# [-0.5, 0.5) scaled by 1/sqrt(fan-in) (the product of the dims after the first).
+w() {
+    local name=$1
+    shift
+    local dims n=1 fan=1 d i
+    dims=$(IFS=,; echo "$*")
+    for d in "$@"; do n=$((n * d)); done
+    [ $# -gt 1 ] && for d in "${@:2}"; do fan=$((fan * d)); done
+    printf 'float[%s] %s = {' "$dims" "$name"
+    awk -v n="$n" -v fan="$fan" -v seed="${#name}$n" 'BEGIN {
+        x = seed % 9973 + 1; s = 1 / sqrt(fan)
+        for (i = 0; i < n; i++) {
+            x = (x * 16807) % 2147483647
+            printf "%s%.6g", (i ? ", " : ""), ((x % 10000) / 10000 - 0.5) * s * 2
+        }
+    }'
+    printf '}'
+}
+
 # Shows what the last mof_run printed, to explain a failure.
 show_output() {
     sed 's/^/    stdout: /' "$TMP/stdout"

@@ -4,6 +4,11 @@
 
 #include "mofrt_conv.h"
 
+/* FMA contraction for the depthwise and pooling rows, as in mofrt_gemm.c. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
 /* The conv's own activation goes first, then the caller's steps, per image. */
 static void mofrt_conv_epi(const mofrt_conv2d *p, const mofrt_epi *post, int64_t offset,
                            const float *bias, mofrt_epi *epi)
@@ -116,7 +121,16 @@ static void mofrt_phase_row(const float *x, int64_t H, int64_t W, int64_t ih, in
             hi = len - 1;
         for (i = 0; i < lo && i < len; i++)
             o[i] = padv;
-        for (i = lo; i <= hi; i++)
+        i = lo;
+#if MOFRT_VEC && MOFRT_VL == 8 && (defined(__clang__) || __GNUC__ >= 12)
+        if (SW == 2)
+            /* every other element: two vectors in, their even lanes out */
+            for (; i + MOFRT_VL - 1 <= hi; i += MOFRT_VL) {
+                mofrt_vf a = mofrt_vload(xs + 2 * i), b = mofrt_vload(xs + 2 * i + MOFRT_VL);
+                mofrt_vstore(o + i, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14));
+            }
+#endif
+        for (; i <= hi; i++)
             o[i] = xs[SW * i];
         for (i = hi + 1 > lo ? hi + 1 : lo; i < len; i++)
             o[i] = padv;
@@ -132,6 +146,154 @@ static int mofrt_rows_fit(int64_t OW, int64_t KH, int64_t KW, int64_t SW, int64_
            KH * SW * len <= MOFRT_PROW_MAX;
 }
 
+/* acc[j] = b + sum over taps t of wt[t] * src[t][j], for j in [0, n) (n a multiple of
+ * MOFRT_VL): the inner loop of both depthwise paths (3x3 kernels unrolled). */
+static void mofrt_taps(const float *const *src, const float *wt, int64_t nt, float b,
+                       float *acc, int64_t n)
+{
+    int64_t j, t;
+#if MOFRT_VEC
+    if (nt == 9) {
+        const float *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3];
+        const float *s4 = src[4], *s5 = src[5], *s6 = src[6], *s7 = src[7];
+        const float *s8 = src[8];
+        const mofrt_vf w0 = mofrt_vsplat(wt[0]), w1 = mofrt_vsplat(wt[1]);
+        const mofrt_vf w2 = mofrt_vsplat(wt[2]), w3 = mofrt_vsplat(wt[3]);
+        const mofrt_vf w4 = mofrt_vsplat(wt[4]), w5 = mofrt_vsplat(wt[5]);
+        const mofrt_vf w6 = mofrt_vsplat(wt[6]), w7 = mofrt_vsplat(wt[7]);
+        const mofrt_vf w8 = mofrt_vsplat(wt[8]), bv = mofrt_vsplat(b);
+        for (j = 0; j < n; j += MOFRT_VL) {
+            mofrt_vf v = bv + w0 * mofrt_vload(s0 + j);
+            v += w1 * mofrt_vload(s1 + j);
+            v += w2 * mofrt_vload(s2 + j);
+            v += w3 * mofrt_vload(s3 + j);
+            v += w4 * mofrt_vload(s4 + j);
+            v += w5 * mofrt_vload(s5 + j);
+            v += w6 * mofrt_vload(s6 + j);
+            v += w7 * mofrt_vload(s7 + j);
+            v += w8 * mofrt_vload(s8 + j);
+            mofrt_vstore(acc + j, v);
+        }
+    } else {
+        const mofrt_vf bv = mofrt_vsplat(b);
+        for (j = 0; j < n; j += MOFRT_VL) {
+            mofrt_vf v = bv;
+            for (t = 0; t < nt; t++)
+                v += mofrt_vsplat(wt[t]) * mofrt_vload(src[t] + j);
+            mofrt_vstore(acc + j, v);
+        }
+    }
+#else
+    for (j = 0; j < n; j++) {
+        float v = b;
+        for (t = 0; t < nt; t++)
+            v += wt[t] * src[t][j];
+        acc[j] = v;
+    }
+#endif
+}
+
+/* One channel of a depthwise convolution of strides 1 or 2, flat. The zero-padded
+ * input plane is split into SH x SW phase planes (plane (a, b) holds the padded
+ * elements (SH * i + a, SW * j + b)), each Wq = OW + (KW - 1) * DW / SW wide: then
+ * output (oh, ow) reads every tap (kh, kw) at a fixed offset from position
+ * oh * Wq + ow of one phase plane, so one vector loop runs over all OH * Wq positions
+ * (the Wq - OW past each row's end are computed and dropped) instead of a short loop
+ * and its set-up per output row. Planes larger than the buffer go in bands of output
+ * rows. */
+/* Zeros after the last phase plane: the last vector of a band reads up to
+ * (KW - 1) * DW / SW + MOFRT_VL - 1 floats past it (into the dropped columns). */
+#define MOFRT_FLAT_SLACK(p) (((p)->KW - 1) * (p)->DW / (p)->SW + MOFRT_VL)
+
+static int mofrt_dw_flat_band(const mofrt_conv2d *p)
+{
+    int64_t np = p->SH * p->SW;
+    int64_t qh = ((p->KH - 1) * p->DH) / p->SH;
+    int64_t wq = p->OW + ((p->KW - 1) * p->DW) / p->SW;
+    int64_t rows = (MOFRT_PROW_MAX - MOFRT_FLAT_SLACK(p)) / (np * wq) - qh;
+    if (p->SH < 1 || p->SH > 2 || p->SW < 1 || p->SW > 2 || p->KH * p->KW > MOFRT_TAPS_MAX ||
+        rows < 1)
+        return 0;
+    return (int)(rows < p->OH ? rows : p->OH);
+}
+
+/* Row i of phase plane (a, b) from input row ih (NULL: outside the input): element j
+ * is input column SW * j + off, zero outside [0, W). */
+static void mofrt_phase_fill(float *d, int64_t wq, const float *xr, int64_t W, int64_t SW,
+                             int64_t off)
+{
+    int64_t j = 0, lo, hi;
+    if (!xr) {
+        memset(d, 0, (size_t)wq * sizeof *d);
+        return;
+    }
+    /* valid j: 0 <= SW * j + off <= W - 1 */
+    lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
+    hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / SW;
+    if (hi > wq - 1)
+        hi = wq - 1;
+    if (lo > wq)
+        lo = wq;
+    for (; j < lo; j++)
+        d[j] = 0.0f;
+    if (SW == 1) {
+        if (hi >= lo)
+            memcpy(d + lo, xr + lo + off, (size_t)(hi - lo + 1) * sizeof *d);
+        j = hi + 1 > lo ? hi + 1 : lo;
+    } else {
+#if MOFRT_VEC && MOFRT_VL == 8 && (defined(__clang__) || __GNUC__ >= 12)
+        /* two vectors in, their even lanes out, while both stay inside the row */
+        for (; j + MOFRT_VL - 1 <= hi && 2 * (j + MOFRT_VL) - 1 + off <= W - 1; j += MOFRT_VL) {
+            const float *s = xr + 2 * j + off;
+            mofrt_vf a = mofrt_vload(s), b = mofrt_vload(s + MOFRT_VL);
+            mofrt_vstore(d + j, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14));
+        }
+#endif
+        for (; j <= hi; j++)
+            d[j] = xr[SW * j + off];
+    }
+    for (; j < wq; j++)
+        d[j] = 0.0f;
+}
+
+static void mofrt_dw_flat(const mofrt_conv2d *p, int64_t band, const float *x,
+                          const float *w, float b, const mofrt_epi *epi, float *y)
+{
+    float xp[MOFRT_PROW_MAX], acc[MOFRT_PROW_MAX];
+    const float *src[MOFRT_TAPS_MAX];
+    int64_t np = p->SH * p->SW, nt = p->KH * p->KW, t;
+    int64_t qh = ((p->KH - 1) * p->DH) / p->SH;
+    int64_t wq = p->OW + ((p->KW - 1) * p->DW) / p->SW;
+    int64_t hq = band + qh; /* plane rows a band reads */
+    int64_t oh0, i, a, bb;
+    for (t = 0; t < nt; t++) {
+        int64_t dy = (t / p->KW) * p->DH, dx = (t % p->KW) * p->DW;
+        float *plane = xp + ((dy % p->SH) * p->SW + dx % p->SW) * hq * wq;
+        src[t] = plane + (dy / p->SH) * wq + dx / p->SW;
+    }
+    /* (the last vectors of the last plane read past it: zeros) */
+    memset(xp + np * hq * wq, 0, (size_t)MOFRT_FLAT_SLACK(p) * sizeof *xp);
+    for (oh0 = 0; oh0 < p->OH; oh0 += band) {
+        int64_t rows = p->OH - oh0 < band ? p->OH - oh0 : band;
+        int64_t n = (rows * wq + MOFRT_VL - 1) / MOFRT_VL * MOFRT_VL;
+        /* plane (a, bb) row i: padded row SH * (oh0 + i) + a = input row that - PH */
+        for (a = 0; a < p->SH; a++)
+            for (bb = 0; bb < p->SW; bb++) {
+                float *plane = xp + (a * p->SW + bb) * hq * wq;
+                for (i = 0; i < hq; i++) {
+                    int64_t ih = p->SH * (oh0 + i) + a - p->PH;
+                    mofrt_phase_fill(plane + i * wq, wq,
+                                     ih >= 0 && ih < p->H ? x + ih * p->W : NULL, p->W,
+                                     p->SW, bb - p->PW);
+                }
+            }
+        mofrt_taps(src, w, nt, b, acc, n);
+        for (i = 0; i < rows; i++)
+            memcpy(y + (oh0 + i) * p->OW, acc + i * wq, (size_t)p->OW * sizeof *y);
+    }
+    mofrt_epi_row(epi, 0, 0, y, p->OH * p->OW);
+}
+
 /* One channel of a depthwise convolution, row by row: the taps of an output row read
  * the phase rows at fixed offsets, so the sum over taps runs on whole vectors. */
 static void mofrt_dw_fast(const mofrt_conv2d *p, const float *x, const float *w, float b,
@@ -143,7 +305,7 @@ static void mofrt_dw_fast(const mofrt_conv2d *p, const float *x, const float *w,
     float wt[MOFRT_TAPS_MAX];
     int64_t owp = (p->OW + MOFRT_VL - 1) / MOFRT_VL * MOFRT_VL;
     int64_t len = owp + ((p->KW - 1) * p->DW) / p->SW + 1;
-    int64_t oh, kh, kw, j, t;
+    int64_t oh, kh, kw;
     /* Slot of a phase row: ih mod KH when DH == 1 (the rows of consecutive output rows
      * overlap: each is built once), else kh. tag: the row a slot holds. */
     int64_t tag[MOFRT_TAPS_MAX];
@@ -169,42 +331,7 @@ static void mofrt_dw_fast(const mofrt_conv2d *p, const float *x, const float *w,
                 wt[nt++] = w[kh * p->KW + kw];
             }
         }
-#if MOFRT_VEC
-        if (nt == 9) {
-            const mofrt_vf w0 = mofrt_vsplat(wt[0]), w1 = mofrt_vsplat(wt[1]);
-            const mofrt_vf w2 = mofrt_vsplat(wt[2]), w3 = mofrt_vsplat(wt[3]);
-            const mofrt_vf w4 = mofrt_vsplat(wt[4]), w5 = mofrt_vsplat(wt[5]);
-            const mofrt_vf w6 = mofrt_vsplat(wt[6]), w7 = mofrt_vsplat(wt[7]);
-            const mofrt_vf w8 = mofrt_vsplat(wt[8]), bv = mofrt_vsplat(b);
-            for (j = 0; j < owp; j += MOFRT_VL) {
-                mofrt_vf v = bv + w0 * mofrt_vload(src[0] + j);
-                v += w1 * mofrt_vload(src[1] + j);
-                v += w2 * mofrt_vload(src[2] + j);
-                v += w3 * mofrt_vload(src[3] + j);
-                v += w4 * mofrt_vload(src[4] + j);
-                v += w5 * mofrt_vload(src[5] + j);
-                v += w6 * mofrt_vload(src[6] + j);
-                v += w7 * mofrt_vload(src[7] + j);
-                v += w8 * mofrt_vload(src[8] + j);
-                mofrt_vstore(acc + j, v);
-            }
-        } else {
-            const mofrt_vf bv = mofrt_vsplat(b);
-            for (j = 0; j < owp; j += MOFRT_VL) {
-                mofrt_vf v = bv;
-                for (t = 0; t < nt; t++)
-                    v += mofrt_vsplat(wt[t]) * mofrt_vload(src[t] + j);
-                mofrt_vstore(acc + j, v);
-            }
-        }
-#else
-        for (j = 0; j < owp; j++) {
-            float v = b;
-            for (t = 0; t < nt; t++)
-                v += wt[t] * src[t][j];
-            acc[j] = v;
-        }
-#endif
+        mofrt_taps(src, wt, nt, b, acc, owp);
         mofrt_epi_row(epi, 0, oh * p->OW, acc, p->OW);
         memcpy(y + oh * p->OW, acc, (size_t)p->OW * sizeof *acc);
     }
@@ -216,8 +343,17 @@ static void mofrt_dw_task(void *ctx, int64_t begin, int64_t end, int thread)
     const mofrt_conv2d *p = j->p;
     int64_t hw = p->OH * p->OW, nc, oh, ow, kh, kw;
     int fast = mofrt_rows_fit(p->OW, p->KH, p->KW, p->SW, p->DW);
+    int band = mofrt_dw_flat_band(p);
     (void)thread;
     for (nc = begin; nc < end; nc++) {
+        if (band > 0) {
+            int64_t c = nc % p->C;
+            mofrt_epi epi;
+            mofrt_conv_epi(p, j->post, nc * hw, NULL, &epi);
+            mofrt_dw_flat(p, band, j->x + nc * p->H * p->W, j->w + c * p->KH * p->KW,
+                          j->bias ? j->bias[c] : 0.0f, &epi, j->y + nc * hw);
+            continue;
+        }
         if (fast) {
             int64_t c = nc % p->C;
             mofrt_epi epi;
