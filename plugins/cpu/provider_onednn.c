@@ -72,6 +72,23 @@ static bool is_float(const mof_value *v)
     return v && mof_value_has_type(v) && mof_value_dtype(v) == MOF_DTYPE_FLOAT;
 }
 
+/* A float constant that broadcasts to a row of n: n values, or one, with every other
+ * dim 1 (a product's bias). */
+static bool is_bias_row(const mof_value *v, int64_t n)
+{
+    int r = v ? mof_value_rank(v) : -1;
+    int64_t numel = 1;
+    if (r < 0 || !mof_value_is_constant(v) || !is_float(v))
+        return false;
+    for (int i = 0; i < r; i++) {
+        int64_t d = mof_value_dim(v, (size_t)i);
+        if (d < 0 || (i + 1 < r && d != 1))
+            return false;
+        numel *= d;
+    }
+    return numel == n || numel == 1;
+}
+
 static op_kind kind_of(const mof_node *n)
 {
     if (is_op(n, "", "Conv") || is_op(n, MOF_FUSED_DOMAIN, MOF_OP_FUSED_CONV))
@@ -289,14 +306,8 @@ static bool onednn_supports(const mof_node *node, const char **why)
         /* beta * C becomes the bias: a row of n or one value (emit_matmul) */
         *why = "Gemm's C is neither a row nor a scalar";
         int64_t n = mof_value_dim(b, mof_node_attr_int(node, "transB", 0) ? 0 : 1);
-        if (c && mof_node_attr_float(node, "beta", 1.f) != 0.f) {
-            int64_t numel = 1;
-            size_t rank = mof_value_rank(c);
-            for (size_t i = 0; i < rank; i++)
-                numel *= mof_value_dim(c, i);
-            if ((numel != n && numel != 1) || rank > 2 || (rank == 2 && mof_value_dim(c, 0) != 1))
-                return false;
-        }
+        if (c && mof_node_attr_float(node, "beta", 1.f) != 0.f && !is_bias_row(c, n))
+            return false;
     } else if (mof_value_rank(x) < 2) {
         *why = "MatMul of a vector";
         return false;
@@ -311,17 +322,6 @@ static bool onednn_supports(const mof_node *node, const char **why)
 static bool is_add(const mof_node *n)
 {
     return is_op(n, "", "Add");
-}
-
-/* A constant that broadcasts to a row of n: n values, or one, with every other dim 1. */
-static bool is_bias_row(const cpu_tensor *t, int64_t n)
-{
-    if (!t || !t->data || t->dtype != MOF_DTYPE_FLOAT || (t->numel != n && t->numel != 1))
-        return false;
-    for (int i = 0; i + 1 < t->rank; i++)
-        if (t->dims[i] != 1)
-            return false;
-    return true;
 }
 
 static bool onednn_accepts_post(const mof_node *node, size_t n_prev, const cpu_post *post)
@@ -346,7 +346,8 @@ static bool onednn_accepts_post(const mof_node *node, size_t n_prev, const cpu_p
     if (post->kind == CPU_POST_ADD && k == OP_MATMUL) {
         /* a constant row: the product's bias */
         size_t r = mof_value_rank(y);
-        return n_prev == 0 && r >= 1 && is_bias_row(post->other, mof_value_dim(y, r - 1));
+        return n_prev == 0 && r >= 1 && post->other
+               && is_bias_row(post->other->value, mof_value_dim(y, r - 1));
     }
     if (post->kind == CPU_POST_ADD) {
         /* a residual of the convolution's own shape, first */
@@ -798,10 +799,10 @@ static mof_status emit_matmul(cpu_emit *e, const cpu_group *g, const names *nm,
                               : NULL;
     if (c && beta == 0.f)
         c = NULL;
-    if (c && !is_bias_row(c, nn))
+    if (c && !is_bias_row(c->value, nn))
         return cpu_emit_error(e, n, MOF_ERR_UNSUPPORTED,
                               "Gemm's C is neither a row nor a scalar");
-    if (add && !is_bias_row(add, nn))
+    if (add && !is_bias_row(add->value, nn))
         return cpu_emit_error(e, n, MOF_ERR_INTERNAL, "the Add folded in is not a row");
     if (c || add) {
         float *row = malloc((size_t)nn * sizeof *row);

@@ -13,18 +13,11 @@
 # MOF_VENV (default $REPO/.venv). Run on an idle machine.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-venv="${MOF_VENV:-$repo/.venv}"
+. "$here/lib.sh"
 models="${MOF_BENCH_MODELS:-$repo/build/bench-models}/calibrated"
-mof="${MOF:-}"
-if [ -z "$mof" ]; then
-    if [ -x "$repo/mof" ]; then mof="$repo/mof"; else mof="$(command -v mof || true)"; fi
-fi
-if [ -z "$mof" ]; then
-    echo "run-cpu-int8.sh: no mof binary (set MOF)" >&2
-    exit 1
-fi
-py="$venv/bin/python"
+names=(resnet18)
+bench_find_mof --no-opt run-cpu-int8.sh
 mkdir -p "$models"
-"$py" "$here/export_models.py" --calibrated "$models" resnet18 >&2
+bench_export_models --calibrated >&2
+py="$venv/bin/python"
 "$py" "$here/cpu_int8_bench.py" --mof "$mof" --models "$models" "$@" resnet18

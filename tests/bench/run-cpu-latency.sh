@@ -14,21 +14,13 @@
 # with OMP_WAIT_POLICY=PASSIVE (see cpu_latency.py).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-venv="${MOF_VENV:-$repo/.venv}"
+. "$here/lib.sh"
 models="${MOF_BENCH_MODELS:-$repo/build/bench-models}/calibrated"
-mof="${MOF:-}"
-if [ -z "$mof" ]; then
-    if [ -x "$repo/mof" ]; then mof="$repo/mof"; else mof="$(command -v mof || true)"; fi
-fi
-if [ -z "$mof" ]; then
-    echo "run-cpu-latency.sh: no mof binary (set MOF)" >&2
-    exit 1
-fi
-py="$venv/bin/python"
 names=(resnet18 mobilenet_v2 squeezenet1_0 transformer_encoder)
+bench_find_mof --no-opt run-cpu-latency.sh
 mkdir -p "$models"
-"$py" "$here/export_models.py" --calibrated "$models" "${names[@]}" >&2
+bench_export_models --calibrated >&2
+py="$venv/bin/python"
 "$py" "$here/cpu_latency.py" --mof "$mof" --models "$models" \
     --pipeline "$here/cpu-latency.xml" "$@" "${names[@]}"
 

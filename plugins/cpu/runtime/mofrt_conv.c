@@ -86,55 +86,57 @@ typedef struct mofrt_dw_job {
 #define MOFRT_PROW_MAX 8192
 #define MOFRT_TAPS_MAX 64
 
-/* The input row ih (zeros, or `padv`, outside [0, H) x [0, W)) seen from output
- * columns: phase r, element i is the padded row's element SW * i + r, i.e. input
- * column SW * i + r - PW. len: elements per phase. */
+/* One phase of an input row xr (NULL: a row outside the input): d[j], j < wq, is input
+ * column SW * j + off, padv outside [0, W). */
+static void mofrt_phase_fill(float *d, int64_t wq, const float *xr, int64_t W, int64_t SW,
+                             int64_t off, float padv)
+{
+    int64_t j = 0, lo, hi;
+    if (!xr) {
+        for (; j < wq; j++)
+            d[j] = padv;
+        return;
+    }
+    /* valid j: 0 <= SW * j + off <= W - 1 */
+    lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
+    hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / SW;
+    if (hi > wq - 1)
+        hi = wq - 1;
+    if (lo > wq)
+        lo = wq;
+    for (; j < lo; j++)
+        d[j] = padv;
+    if (SW == 1) {
+        if (hi >= lo)
+            memcpy(d + lo, xr + lo + off, (size_t)(hi - lo + 1) * sizeof *d);
+        j = hi + 1 > lo ? hi + 1 : lo;
+    } else {
+#if MOFRT_VEC && MOFRT_VL == 8 && (defined(__clang__) || __GNUC__ >= 12)
+        /* stride 2: two vectors in, their even lanes out, while both stay inside the row */
+        for (; SW == 2 && j + MOFRT_VL - 1 <= hi && 2 * (j + MOFRT_VL) - 1 + off <= W - 1;
+             j += MOFRT_VL) {
+            const float *s = xr + 2 * j + off;
+            mofrt_vf a = mofrt_vload(s), b = mofrt_vload(s + MOFRT_VL);
+            mofrt_vstore(d + j, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14));
+        }
+#endif
+        for (; j <= hi; j++)
+            d[j] = xr[SW * j + off];
+    }
+    for (; j < wq; j++)
+        d[j] = padv;
+}
+
+/* The input row ih (`padv` outside [0, H) x [0, W)) seen from output columns: phase r,
+ * element i is the padded row's element SW * i + r, i.e. input column SW * i + r - PW.
+ * len: elements per phase. */
 static void mofrt_phase_row(const float *x, int64_t H, int64_t W, int64_t ih, int64_t SW,
                             int64_t PW, int64_t len, float padv, float *out)
 {
-    int64_t r, i;
     const float *xr = ih >= 0 && ih < H ? x + ih * W : NULL;
-    if (SW == 1) {
-        int64_t lo = PW < len ? PW : len, n = 0;
-        for (i = 0; i < lo; i++)
-            out[i] = padv;
-        if (xr) {
-            n = W < len - lo ? W : len - lo;
-            memcpy(out + lo, xr, (size_t)n * sizeof *out);
-        }
-        for (i = lo + n; i < len; i++)
-            out[i] = padv;
-        return;
-    }
-    for (r = 0; r < SW; r++) {
-        float *o = out + r * len;
-        /* Valid i: 0 <= SW * i + r - PW < W. */
-        int64_t lo = r - PW >= 0 ? 0 : (PW - r + SW - 1) / SW;
-        int64_t hi = W - 1 + PW - r < 0 ? -1 : (W - 1 + PW - r) / SW;
-        const float *xs = xr ? xr + r - PW : NULL;
-        if (!xr || hi < lo) {
-            for (i = 0; i < len; i++)
-                o[i] = padv;
-            continue;
-        }
-        if (hi > len - 1)
-            hi = len - 1;
-        for (i = 0; i < lo && i < len; i++)
-            o[i] = padv;
-        i = lo;
-#if MOFRT_VEC && MOFRT_VL == 8 && (defined(__clang__) || __GNUC__ >= 12)
-        if (SW == 2)
-            /* every other element: two vectors in, their even lanes out */
-            for (; i + MOFRT_VL - 1 <= hi; i += MOFRT_VL) {
-                mofrt_vf a = mofrt_vload(xs + 2 * i), b = mofrt_vload(xs + 2 * i + MOFRT_VL);
-                mofrt_vstore(o + i, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14));
-            }
-#endif
-        for (; i <= hi; i++)
-            o[i] = xs[SW * i];
-        for (i = hi + 1 > lo ? hi + 1 : lo; i < len; i++)
-            o[i] = padv;
-    }
+    int64_t r;
+    for (r = 0; r < SW; r++)
+        mofrt_phase_fill(out + r * len, len, xr, W, SW, r - PW, padv);
 }
 
 /* Whether the fast (row-buffered, vectorised) paths take this geometry. */
@@ -217,45 +219,6 @@ static int mofrt_dw_flat_band(const mofrt_conv2d *p)
     return (int)(rows < p->OH ? rows : p->OH);
 }
 
-/* Row i of phase plane (a, b) from input row ih (NULL: outside the input): element j
- * is input column SW * j + off, zero outside [0, W). */
-static void mofrt_phase_fill(float *d, int64_t wq, const float *xr, int64_t W, int64_t SW,
-                             int64_t off)
-{
-    int64_t j = 0, lo, hi;
-    if (!xr) {
-        memset(d, 0, (size_t)wq * sizeof *d);
-        return;
-    }
-    /* valid j: 0 <= SW * j + off <= W - 1 */
-    lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
-    hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / SW;
-    if (hi > wq - 1)
-        hi = wq - 1;
-    if (lo > wq)
-        lo = wq;
-    for (; j < lo; j++)
-        d[j] = 0.0f;
-    if (SW == 1) {
-        if (hi >= lo)
-            memcpy(d + lo, xr + lo + off, (size_t)(hi - lo + 1) * sizeof *d);
-        j = hi + 1 > lo ? hi + 1 : lo;
-    } else {
-#if MOFRT_VEC && MOFRT_VL == 8 && (defined(__clang__) || __GNUC__ >= 12)
-        /* two vectors in, their even lanes out, while both stay inside the row */
-        for (; j + MOFRT_VL - 1 <= hi && 2 * (j + MOFRT_VL) - 1 + off <= W - 1; j += MOFRT_VL) {
-            const float *s = xr + 2 * j + off;
-            mofrt_vf a = mofrt_vload(s), b = mofrt_vload(s + MOFRT_VL);
-            mofrt_vstore(d + j, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14));
-        }
-#endif
-        for (; j <= hi; j++)
-            d[j] = xr[SW * j + off];
-    }
-    for (; j < wq; j++)
-        d[j] = 0.0f;
-}
-
 static void mofrt_dw_flat(const mofrt_conv2d *p, int64_t band, const float *x,
                           const float *w, float b, const mofrt_epi *epi, float *y)
 {
@@ -284,7 +247,7 @@ static void mofrt_dw_flat(const mofrt_conv2d *p, int64_t band, const float *x,
                     int64_t ih = p->SH * (oh0 + i) + a - p->PH;
                     mofrt_phase_fill(plane + i * wq, wq,
                                      ih >= 0 && ih < p->H ? x + ih * p->W : NULL, p->W,
-                                     p->SW, bb - p->PW);
+                                     p->SW, bb - p->PW, 0.0f);
                 }
             }
         mofrt_taps(src, w, nt, b, acc, n);
