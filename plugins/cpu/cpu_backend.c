@@ -201,14 +201,16 @@ static mof_op_support cpu_ops[256];
 static mof_backend_desc cpu_backend = {
     .size = sizeof(mof_backend_desc),
     .name = "cpu",
-    .summary = "generate a self-contained C artifact for x86-64 CPUs",
+    .summary = "generate a self-contained C artifact for CPUs (x86-64; portable C for AArch64 too)",
     .help = "Writes a folder that builds with a plain `make`: <prefix>.h (create, run,\n"
             "destroy; inputs, outputs, arena size), <prefix>.c specialised to the model's\n"
             "static shapes, the weights (embedded or <prefix>.weights), the runtime files,\n"
             "an example program (<prefix>_main: reads .pb/.npy inputs, runs, writes the\n"
             "outputs, prints the median latency) and a Makefile. Every shape must be\n"
             "static: pin inputs with --input-shape and run infer-shapes and fold-constants\n"
-            "first. kernels=portable needs nothing but a C99 compiler and libm.",
+            "first. kernels=portable needs nothing but a C99 compiler and libm (and\n"
+            "cross-compiles: make CC=aarch64-linux-gnu-gcc AR=aarch64-linux-gnu-ar).\n"
+            "`make PROFILE=1` builds it to time each node: <prefix>_main -p lists them.",
     .params = cpu_param_table,
     .priv_size = sizeof(cpu_params),
     .default_output = "cpu",
